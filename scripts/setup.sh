@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian machine with Python 3.11: system packages, a virtual
+# environment in .venv, the CPU build of PyTorch, then the project and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont: the synthetic songs;
+# chromium: the browser end-to-end test of the web page.
+APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm chromium"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU build first, so nothing later pulls the CUDA one.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q --no-deps -e .
