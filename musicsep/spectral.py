@@ -7,6 +7,7 @@ torch does the FFTs (fast, multithreaded); inputs and outputs are numpy.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 
@@ -47,6 +48,88 @@ def apply_masks(mix_spec: np.ndarray, masks: np.ndarray, length: int, n_fft: int
     return istft(masks * mix_spec[None], length, n_fft, hop_length)
 
 
+@numba.njit(parallel=True, fastmath=False, cache=True)
+def _wiener_stereo_kernel(x, mags, power, iterations, eps):  # pragma: no cover - compiled
+    """Stereo Wiener filter, one frequency bin per task; see :func:`_wiener_stereo`."""
+    n_src, _, n_bins, n_frames = mags.shape
+    out = np.empty((n_src, 2, n_bins, n_frames), dtype=np.complex64)
+    for f in numba.prange(n_bins):
+        y = np.empty((n_src, 2, n_frames), dtype=np.complex128)
+        w = np.empty((n_src, n_frames), dtype=np.float64)
+        # Initial estimates: ratio masks of magnitudes ** power, per channel.
+        for c in range(2):
+            for t in range(n_frames):
+                total = 0.0
+                for j in range(n_src):
+                    w[j, t] = max(float(mags[j, c, f, t]), 0.0) ** power
+                    total += w[j, t]
+                if total > eps:
+                    for j in range(n_src):
+                        y[j, c, t] = x[c, f, t] * (w[j, t] / total)
+                else:
+                    for j in range(n_src):
+                        y[j, c, t] = x[c, f, t] * (w[j, t] / eps)
+        r00 = np.empty(n_src)
+        r11 = np.empty(n_src)
+        r01 = np.empty(n_src, dtype=np.complex128)
+        v = w  # reuse the buffer: power spectral densities (n_src, n_frames)
+        for _ in range(iterations):
+            for j in range(n_src):
+                s00 = 0.0
+                s11 = 0.0
+                s01 = 0.0 + 0.0j
+                vs = 0.0
+                for t in range(n_frames):
+                    a0 = y[j, 0, t]
+                    a1 = y[j, 1, t]
+                    p0 = a0.real * a0.real + a0.imag * a0.imag
+                    p1 = a1.real * a1.real + a1.imag * a1.imag
+                    v[j, t] = 0.5 * (p0 + p1)
+                    vs += v[j, t]
+                    s00 += p0
+                    s11 += p1
+                    s01 += a0 * a1.conjugate()
+                vs = max(vs, eps)
+                r00[j] = s00 / vs
+                r11[j] = s11 / vs
+                r01[j] = s01 / vs
+            for t in range(n_frames):
+                a = eps
+                d = eps
+                b = 0.0 + 0.0j
+                for j in range(n_src):
+                    a += v[j, t] * r00[j]
+                    d += v[j, t] * r11[j]
+                    b += v[j, t] * r01[j]
+                det = a * d - (b.real * b.real + b.imag * b.imag)
+                x0 = complex(x[0, f, t])
+                x1 = complex(x[1, f, t])
+                z0 = (d * x0 - b * x1) / det
+                z1 = (a * x1 - b.conjugate() * x0) / det
+                for j in range(n_src):
+                    y[j, 0, t] = v[j, t] * (r00[j] * z0 + r01[j] * z1)
+                    y[j, 1, t] = v[j, t] * (r01[j].conjugate() * z0 + r11[j] * z1)
+        for j in range(n_src):
+            for c in range(2):
+                for t in range(n_frames):
+                    out[j, c, f, t] = y[j, c, t]
+    return out
+
+
+def _wiener_stereo(mix_spec: np.ndarray, magnitudes: np.ndarray, iterations: int, power: float) -> np.ndarray:
+    """:func:`wiener` for two channels, with the 2x2 algebra written out and compiled (numba).
+
+    Same maths as the general path, but nothing of size ``sources x bins x frames x 2 x 2`` is ever
+    built: per frequency bin, the mixture covariance is two real diagonals and one complex corner,
+    its inverse is applied to the mixture once (``z = Cx^-1 x``), and each source is ``v_j R_j z``.
+    Memory is the output alone; for a 30 s stereo clip at STFT 4096/1024 one iteration takes well
+    under 0.1 s on two cores, against about 1.5 s for the batched-tensor path.
+    """
+    x = np.ascontiguousarray(mix_spec, dtype=np.complex64)
+    mags = np.ascontiguousarray(magnitudes, dtype=np.float32)
+    return _wiener_stereo_kernel(x, mags, float(power), int(iterations), EPS)
+
+
 def wiener(mix_spec: np.ndarray, magnitudes: np.ndarray, iterations: int = 1, power: float = 2.0) -> np.ndarray:
     """Multichannel Wiener filter (local Gaussian model with per-bin spatial covariances).
 
@@ -55,7 +138,10 @@ def wiener(mix_spec: np.ndarray, magnitudes: np.ndarray, iterations: int = 1, po
     to the mixture. With ``iterations=0`` it is a plain ratio mask of ``magnitudes ** power``. Each
     iteration re-estimates each source's power spectral density and spatial covariance from the
     current estimates, then applies the Wiener gain ``v_j R_j (sum_k v_k R_k)^-1`` to the mixture.
+    Stereo input takes a closed-form 2x2 path (:func:`_wiener_stereo`) with the same result.
     """
+    if np.shape(mix_spec)[0] == 2 and iterations > 0:
+        return _wiener_stereo(mix_spec, magnitudes, iterations, power)
     x = torch.from_numpy(np.ascontiguousarray(mix_spec)).to(torch.complex64)  # (C, F, T)
     mags = torch.from_numpy(np.ascontiguousarray(magnitudes, dtype=np.float32))
     weights = mags.pow(power)

@@ -1,0 +1,187 @@
+"""Scoring: museval BSS Eval v4 (the SiSEC / MUSDB18 protocol) and the SDX global SDR.
+
+Per track and stem, BSS Eval v4 metrics are computed on 1 s windows and the median over windows
+is kept (windows where the reference is silent give NaN and are skipped, as museval does); the
+figure per stem is then the median over tracks, and "avg" is the mean of the four stem figures.
+The global SDR of the SDX challenges, ``10 log10(sum ref^2 / sum (ref - est)^2)`` over the whole
+track, is a quick second figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import resource
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from musicsep import SAMPLE_RATE, SOURCES
+from musicsep.audio import atomic_output
+from musicsep.data.musdb import Track
+from musicsep.errors import UserError
+from musicsep.inference import separate
+from musicsep.separators.base import get_separator
+
+PROTOCOL = "museval BSS Eval v4, 1 s windows, median over windows, median over tracks"
+METRICS = ("SDR", "SIR", "SAR", "ISR")
+
+
+def global_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-7) -> float:
+    """SDX-challenge SDR of one stem over the whole track, in dB."""
+    ref = np.asarray(reference, dtype=np.float64)
+    err = ref - np.asarray(estimate, dtype=np.float64)
+    return float(10 * np.log10((np.sum(ref**2) + eps) / (np.sum(err**2) + eps)))
+
+
+def score_track(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray],
+                sample_rate: int = SAMPLE_RATE) -> dict[str, dict[str, float]]:
+    """``{source: {"SDR", "SIR", "SAR", "ISR", "global_SDR"}}`` for one track (median over 1 s windows)."""
+    import museval
+
+    sources = [s for s in SOURCES if s in references]
+    refs = np.stack([references[s] for s in sources]).astype(np.float64)
+    ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        sdr, isr, sir, sar = museval.evaluate(refs, ests, win=sample_rate, hop=sample_rate)
+    frames = {"SDR": sdr, "SIR": sir, "SAR": sar, "ISR": isr}
+    result = {}
+    for i, s in enumerate(sources):
+        per = {}
+        for name, values in frames.items():
+            finite = values[i][np.isfinite(values[i])]
+            per[name] = float(np.median(finite)) if finite.size else float("nan")
+        per["global_SDR"] = global_sdr(refs[i], ests[i])
+        result[s] = per
+    return result
+
+
+@dataclass
+class Report:
+    """Scores of several methods on the same tracks."""
+
+    tracks: list[str]
+    per_track: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)  # method/track/stem/metric
+    timing: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.per_track)
+
+    def summary(self, method: str, metric: str = "SDR") -> dict[str, float]:
+        """Median over tracks per stem, plus "avg" (mean of the stem medians)."""
+        out = {}
+        for s in SOURCES:
+            values = [t[s][metric] for t in self.per_track[method].values() if s in t]
+            values = [v for v in values if np.isfinite(v)]
+            out[s] = float(np.median(values)) if values else float("nan")
+        stems = [out[s] for s in SOURCES if np.isfinite(out[s])]
+        out["avg"] = float(np.mean(stems)) if stems else float("nan")
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "protocol": PROTOCOL,
+            "tracks": self.tracks,
+            "results": {m: _rounded(self.summary(m)) for m in self.methods},
+            "metrics": {m: {k: _rounded(self.summary(m, k)) for k in METRICS + ("global_SDR",)} for m in self.methods},
+            "timing": {m: _rounded(t) for m, t in self.timing.items()},
+            "per_track": self.per_track,
+        }
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["method", "track", "stem", *METRICS, "global_SDR"])
+        for m, tracks in self.per_track.items():
+            for track, stems in tracks.items():
+                for s, metrics in stems.items():
+                    writer.writerow([m, track, s, *(f"{metrics[k]:.4f}" for k in METRICS + ("global_SDR",))])
+        return buf.getvalue()
+
+    def table(self) -> str:
+        """Stems x methods, museval SDR; then SIR / SAR averages, global SDR and timing rows."""
+        methods = self.methods
+        width = max(10, *(len(m) + 2 for m in methods))
+        head = f"{'SDR (dB)':<12}" + "".join(f"{m:>{width}}" for m in methods)
+        lines = [f"{PROTOCOL}; {len(self.tracks)} track(s)", head, "-" * len(head)]
+        rows = list(SOURCES) + ["avg"]
+        summaries = {m: self.summary(m) for m in methods}
+        for r in rows:
+            if r == "avg":
+                lines.append("-" * len(head))
+            lines.append(f"{r:<12}" + "".join(f"{summaries[m][r]:>{width}.2f}" for m in methods))
+        for metric, label in (("SIR", "SIR avg"), ("SAR", "SAR avg"), ("global_SDR", "globalSDR")):
+            lines.append(f"{label:<12}" + "".join(f"{self.summary(m, metric)['avg']:>{width}.2f}" for m in methods))
+        if self.timing:
+            lines.append(f"{'x realtime':<12}" + "".join(
+                f"{self.timing.get(m, {}).get('realtime_factor', float('nan')):>{width}.1f}" for m in methods))
+            lines.append(f"{'peak MB':<12}" + "".join(
+                f"{self.timing.get(m, {}).get('peak_rss_mb', float('nan')):>{width}.0f}" for m in methods))
+        return "\n".join(lines)
+
+
+def _rounded(d: dict[str, float]) -> dict[str, float | None]:
+    return {k: (round(v, 4) if np.isfinite(v) else None) for k, v in d.items()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _score_job(args):
+    references, estimates = args
+    return score_track(references, estimates)
+
+
+def evaluate(methods: Sequence[str], tracks: Sequence[Track], jobs: int = 1,
+             options: dict[str, dict] | None = None, log=None) -> Report:
+    """Separate every track with every method and score it; ``jobs`` processes score in parallel."""
+    if not tracks:
+        raise UserError("no tracks to evaluate")
+    options = options or {}
+    report = Report(tracks=[t.name for t in tracks])
+    pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
+    try:
+        for method in methods:
+            separator = get_separator(method, **options.get(method, {}))
+            seconds = wall = 0.0
+            pending = []
+            for track in tracks:
+                if getattr(separator, "needs_references", False):
+                    separator.references = track.targets  # oracle methods see the truth, by definition
+                mixture = track.mixture
+                start = time.perf_counter()
+                estimates = separate(separator, mixture, track.rate)
+                wall += time.perf_counter() - start
+                seconds += len(mixture) / track.rate
+                job = (track.targets, estimates)
+                track.unload()
+                pending.append((track.name, pool.submit(_score_job, job) if pool else _score_job(job)))
+                if log:
+                    log(f"{method}: separated {track.name}")
+            report.per_track[method] = {name: (r.result() if pool else r) for name, r in pending}
+            report.timing[method] = {"realtime_factor": seconds / max(wall, 1e-9), "peak_rss_mb": peak_rss_mb()}
+    finally:
+        if pool:
+            pool.shutdown()
+    return report
+
+
+def write_report(report: Report, json_path: str | None = None, csv_path: str | None = None) -> None:
+    """Write ``--json`` / ``--csv`` outputs atomically."""
+    for path, text in ((json_path, lambda: json.dumps(report.to_json(), indent=2)), (csv_path, report.to_csv)):
+        if path:
+            target = Path(path)
+            if not target.parent.is_dir():
+                raise UserError(f"cannot write {target}: folder {target.parent} does not exist")
+            with atomic_output(target) as tmp:
+                tmp.write_text(text() + ("\n" if path == json_path else ""))

@@ -1,0 +1,52 @@
+"""What the five stage scripts share: ``python stageN_*.py [evaluate|train] [options]``.
+
+With no arguments a stage script separates the default tracks with its method and prints the SDR
+table; ``--root`` points it at MUSDB18 instead. Trainable methods add a ``train`` subcommand.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Sequence
+
+from musicsep.cli import Parser, _add_data_options, tracks_option
+from musicsep.errors import UserError
+
+
+def stage_main(method: str, description: str, argv: Sequence[str] | None = None,
+               train: Callable[[list[str]], int] | None = None,
+               variants: dict[str, dict] | None = None) -> int:
+    """Run a stage script. ``variants`` maps a ``--variant`` name to separator options."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        if train is None:
+            print(f"error: {method} has nothing to train", file=sys.stderr)
+            return 2
+        return train(argv[1:])
+    if argv[:1] == ["evaluate"]:
+        argv = argv[1:]
+    parser = Parser(prog=sys.argv[0], description=description,
+                    epilog="Subcommands: evaluate (default)" + (", train (see train --help)" if train else ""))
+    _add_data_options(parser)
+    if variants:
+        parser.add_argument("--variant", action="append", choices=tuple(variants),
+                            help=f"which variant(s) to score (default: all of {', '.join(variants)})")
+    args = parser.parse_args(argv)
+    try:
+        from musicsep.data.musdb import load_tracks
+        from musicsep.evaluate import Report, evaluate, write_report
+
+        tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+        names = (getattr(args, "variant", None) or list(variants)) if variants else [method]
+        report = Report(tracks=[t.name for t in tracks])
+        for name in names:
+            options = {method: variants[name]} if variants else {}
+            part = evaluate([method], tracks, jobs=args.jobs, options=options)
+            report.per_track[name] = part.per_track[method]
+            report.timing[name] = part.timing[method]
+        print(report.table())
+        write_report(report, args.json, args.csv)
+        return 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
