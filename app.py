@@ -1,0 +1,150 @@
+"""The musicsep web page: drop a song, get its drums, bass, other and vocals.
+
+    .venv/bin/streamlit run app.py
+
+Only layout lives here; the work is done by :mod:`musicsep.webapp` (and, through it, the package).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import streamlit as st
+
+from musicsep import webapp
+from musicsep.audio import AUDIO_EXTENSIONS
+from musicsep.errors import UserError
+from musicsep.separators.base import get_separator
+
+RESULTS_KEPT = 3  # separations remembered per browser session (each holds the stems' audio)
+UPLOAD_TYPES = sorted({e.lstrip(".") for e in AUDIO_EXTENSIONS})
+MODES = {"all": "Four stems", "vocals": "Karaoke: vocals + accompaniment"}
+MODE_NOTES = {"all": "Drums, bass, other and vocals.", "vocals": "Vocals, and everything else as one track."}
+
+log = logging.getLogger("musicsep.app")
+
+st.set_page_config(page_title="musicsep · split a song into stems", page_icon="🎚️", layout="centered")
+
+
+@st.cache_resource(show_spinner="Loading the separation model…")
+def load_separator(method: str):
+    """One separator per method per server, shared by every browser session."""
+    return get_separator(method)
+
+
+@st.cache_resource
+def work_lock() -> threading.Lock:
+    """Separations run one at a time on a server: two at once would only slow both down."""
+    return threading.Lock()
+
+
+def run_separation(data: bytes, file_name: str, method: str, two_stems: str | None,
+                   limit_minutes: float) -> webapp.SeparationResult | None:
+    """Separate with a progress bar; show a friendly message and return None on any failure."""
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        separator = load_separator(method)
+        lock = work_lock()
+        if not lock.acquire(blocking=False):
+            bar.progress(0.0, text="Another song is being separated on this server; yours is next…")
+            lock.acquire()
+        try:
+            return webapp.separate_upload(data, file_name, separator, method, two_stems,
+                                          progress=lambda f, text: bar.progress(min(1.0, f), text=text),
+                                          limit_minutes=limit_minutes)
+        finally:
+            lock.release()
+    except UserError as exc:
+        st.error(str(exc), icon="⚠️")
+    except MemoryError:
+        st.error("The server ran out of memory on this song. Try a shorter one.", icon="⚠️")
+    except Exception:  # never a stack trace on the page; the details go to the server's log
+        log.exception("separation of %r with %s failed", file_name, method)
+        st.error("Something went wrong while separating this file. Please try another file or method.",
+                 icon="⚠️")
+    finally:
+        bar.empty()
+    return None
+
+
+def show_result(result: webapp.SeparationResult) -> None:
+    st.success(f"Separated “{result.file_name}” in {result.seconds_taken:.1f} s "
+               f"with {webapp.method_label(result.method)}.", icon="✅")
+    cols = st.columns(4)
+    cols[0].metric("Duration", webapp.format_duration(result.duration))
+    cols[1].metric("Sample rate", f"{result.sample_rate / 1000:g} kHz")
+    cols[2].metric("Channels", {1: "mono", 2: "stereo"}.get(result.channels, str(result.channels)))
+    cols[3].metric("Time taken", f"{result.seconds_taken:.1f} s",
+                   help=f"{result.realtime_factor:.0f}× faster than real time")
+    st.download_button(f"Download all {len(result.stems)} stems (.zip)", data=result.zip_bytes,
+                       file_name=result.zip_name, mime="application/zip", type="primary",
+                       icon=":material/folder_zip:", on_click="ignore", key="download-zip",
+                       width="stretch")
+    with st.expander("Input mixture", expanded=False):
+        st.image(result.mixture_picture, width="stretch")
+    for stem in result.stems:
+        with st.container(border=True):
+            head, button = st.columns([3, 2], vertical_alignment="center")
+            head.markdown(f"#### {stem.label}")
+            button.download_button(f"Download {stem.name}.wav", data=stem.wav,
+                                   file_name=result.stem_file_name(stem), mime="audio/wav",
+                                   icon=":material/download:", on_click="ignore",
+                                   key=f"download-{stem.name}", width="stretch")
+            st.audio(stem.wav, format="audio/wav")
+            st.image(stem.picture, width="stretch")
+    st.caption("Stems are 16-bit WAV at 44.1 kHz. For 32-bit float or FLAC, use "
+               "`musicsep separate --bits 32` on the command line.")
+
+
+def main() -> None:
+    st.title("🎚️ musicsep")
+    st.markdown("Split a song into **drums**, **bass**, **other** and **vocals** — or just vocals and "
+                "accompaniment, for karaoke.")
+    try:
+        limit_minutes = webapp.max_minutes()
+    except UserError as exc:
+        st.error(f"This server is misconfigured: {exc}", icon="⚠️")
+        st.stop()
+    upload_mb = st.get_option("server.maxUploadSize")
+    limits = (f"Up to {upload_mb} MB and {webapp.format_minutes(limit_minutes)} per song. "
+              "WAV, MP3, FLAC, OGG, M4A, or a video (MP4) for its audio track.")
+
+    uploaded = st.file_uploader("Drop a song or a video here", type=UPLOAD_TYPES, key="upload",
+                                help=limits)
+    st.caption(limits + " Your file is deleted from the server as soon as it is separated.")
+
+    choices = webapp.method_choices()
+    left, right = st.columns([3, 2])
+    method = left.radio("Method", choices, index=webapp.default_method_index(choices),
+                        format_func=webapp.method_label, captions=[webapp.method_note(m) for m in choices],
+                        key="method")
+    mode = right.radio("Stems", list(MODES), format_func=MODES.get, key="mode",
+                       captions=[MODE_NOTES[m] for m in MODES])
+    two_stems = "vocals" if mode == "vocals" else None
+
+    if uploaded is None:
+        st.info("Drop a file above, pick a method, then press **Separate**.", icon="🎵")
+        return
+
+    data = uploaded.getvalue()
+    hashes = st.session_state.setdefault("upload_hashes", {})
+    if uploaded.file_id not in hashes:  # hash a (possibly large) upload once, not on every rerun
+        hashes.clear()
+        hashes[uploaded.file_id] = webapp.content_hash(data)
+    key = webapp.result_key(hashes[uploaded.file_id], method, two_stems)
+    results: dict = st.session_state.setdefault("results", {})
+
+    if key not in results:
+        if not st.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
+            return
+        result = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
+        if result is None:
+            return
+        results[key] = result
+        while len(results) > RESULTS_KEPT:  # forget the oldest
+            results.pop(next(iter(results)))
+    show_result(results[key])
+
+
+main()

@@ -1,0 +1,212 @@
+"""The web page: its helpers in musicsep.webapp, and app.py through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import make_stems
+
+from musicsep import SAMPLE_RATE, SOURCES, webapp
+from musicsep.errors import UserError
+from musicsep.separators.base import METHODS, get_separator
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+def wav_file(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, subtype: str = "PCM_16") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sample_rate, subtype=subtype, format="WAV")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def song() -> np.ndarray:
+    return sum(make_stems(seconds=2.0).values()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def bandpass():
+    return get_separator("bandpass")
+
+
+# --- musicsep.webapp --------------------------------------------------------------------------
+
+def test_method_choices_best_first_and_default():
+    assert webapp.method_choices({"bandpass": "x", "nmf": "x", "forest": "x", "unet": "x"}) == \
+        ["unet", "forest", "nmf", "bandpass"]
+    assert webapp.method_choices({"bandpass": "x", "new": "x"}) == ["bandpass", "new"]
+    choices = webapp.method_choices()
+    assert set(choices) == set(METHODS)
+    assert choices[webapp.default_method_index(choices)] == ("unet" if "unet" in METHODS else "bandpass")
+    assert webapp.method_label("bandpass").startswith("Frequency bands")
+    assert webapp.method_label("mystery") == "mystery"
+
+
+def test_max_minutes_from_environment():
+    assert webapp.max_minutes({}) == 15
+    assert webapp.max_minutes({"MUSICSEP_MAX_MINUTES": "2.5"}) == 2.5
+    for bad in ("0", "-1", "abc", "nan", "inf"):
+        with pytest.raises(UserError, match="MUSICSEP_MAX_MINUTES"):
+            webapp.max_minutes({"MUSICSEP_MAX_MINUTES": bad})
+
+
+def test_names_never_come_from_the_upload_path():
+    assert webapp.upload_suffix("Song.MP3") == ".mp3"
+    assert webapp.upload_suffix("clip.final.mp4") == ".mp4"
+    for bad in ("notes.txt", "song", "../../etc/passwd", "evil.wav/..", ""):
+        with pytest.raises(UserError, match="not an audio or video file"):
+            webapp.upload_suffix(bad)
+    assert webapp.safe_name("My Song (live).mp3") == "My_Song_live"
+    assert webapp.safe_name("../../etc/passwd") == "passwd"
+    assert webapp.safe_name("...") == "song"
+    assert webapp.format_duration(83.4) == "1:23" and webapp.format_duration(3725) == "1:02:05"
+
+
+def test_upload_key_depends_on_bytes_method_and_mode():
+    key = webapp.upload_key(b"abc", "bandpass", None)
+    assert key == webapp.upload_key(b"abc", "bandpass", None)
+    assert len({key, webapp.upload_key(b"abd", "bandpass", None), webapp.upload_key(b"abc", "nmf", None),
+                webapp.upload_key(b"abc", "bandpass", "vocals")}) == 4
+
+
+def test_separate_upload_four_stems(song, bandpass):
+    seen = []
+    result = webapp.separate_upload(wav_file(song), "my song.wav", bandpass, "bandpass",
+                                    progress=lambda f, text: seen.append((f, text)))
+    assert [s.name for s in result.stems] == list(SOURCES)
+    assert result.sample_rate == SAMPLE_RATE and result.channels == 2
+    assert result.duration == pytest.approx(2.0) and result.seconds_taken > 0
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
+    assert any(text.startswith("Separating") for _, text in seen)
+    total = 0
+    for stem in result.stems:
+        audio, rate = sf.read(io.BytesIO(stem.wav), dtype="float32")
+        assert rate == SAMPLE_RATE and audio.shape == song.shape
+        assert stem.picture.startswith(b"\x89PNG")
+        total = total + audio
+    assert np.abs(total - song).max() < 1e-3  # bandpass stems sum to the mixture (16-bit rounding aside)
+    assert result.mixture_picture.startswith(b"\x89PNG")
+    assert result.stem_file_name(result.stems[0]) == "my_song_drums.wav"
+
+    archive = zipfile.ZipFile(io.BytesIO(result.zip_bytes()))
+    assert sorted(archive.namelist()) == sorted(f"my_song/{s}.wav" for s in SOURCES)
+    vocals, _ = sf.read(io.BytesIO(archive.read("my_song/vocals.wav")))
+    assert vocals.shape == song.shape
+
+
+def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
+    mono_22k = song[::2, :1]
+    result = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass, "bandpass",
+                                    two_stems="vocals", pictures=False)
+    assert [s.name for s in result.stems] == ["vocals", "no_vocals"]
+    assert result.sample_rate == 22050 and result.channels == 1
+    vocals, rate = sf.read(io.BytesIO(result.stems[0].wav))
+    assert rate == SAMPLE_RATE and vocals.shape == (len(mono_22k) * 2, 2)
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("notes.txt", b"hello", "not an audio or video file"),
+    ("fake.wav", b"this is just text, not a RIFF file" * 20, "fake.wav"),
+    ("empty.mp3", b"", "empty"),
+    ("truncated.wav", None, "truncated.wav"),
+])
+def test_bad_uploads_are_user_errors(bandpass, song, name, data, message):
+    if data is None:
+        data = wav_file(song)[:30]  # a header cut short
+    with pytest.raises(UserError, match=message) as info:
+        webapp.separate_upload(data, name, bandpass, "bandpass")
+    assert "/tmp" not in str(info.value) and "upload." not in str(info.value)  # no server paths
+
+
+def test_silent_and_too_long_uploads(bandpass):
+    with pytest.raises(UserError, match="silent"):
+        webapp.separate_upload(wav_file(np.zeros((SAMPLE_RATE, 2), np.float32)), "quiet.wav", bandpass, "bandpass")
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, (3 * SAMPLE_RATE, 2)).astype(np.float32)
+    with pytest.raises(UserError, match="longer than 0.02 minutes"):
+        webapp.separate_upload(wav_file(noise), "long.wav", bandpass, "bandpass", limit_minutes=0.02)
+
+
+def test_temporary_files_are_removed(tmp_path, monkeypatch, song, bandpass):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    webapp.separate_upload(wav_file(song), "../../escape.wav", bandpass, "bandpass", pictures=False)
+    with pytest.raises(UserError):
+        webapp.separate_upload(b"junk" * 100, "bad.wav", bandpass, "bandpass")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- app.py through AppTest -------------------------------------------------------------------
+
+def app_test(monkeypatch, minutes: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    if minutes is None:
+        monkeypatch.delenv("MUSICSEP_MAX_MINUTES", raising=False)
+    else:
+        monkeypatch.setenv("MUSICSEP_MAX_MINUTES", minutes)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def test_page_renders_with_methods_and_limits(monkeypatch):
+    at = app_test(monkeypatch, "7")
+    assert not at.exception and not at.error
+    assert at.title[0].value.endswith("musicsep")
+    methods = at.radio(key="method")
+    assert list(methods.options) == [webapp.method_label(m) for m in webapp.method_choices()]
+    assert methods.value == webapp.method_choices()[webapp.default_method_index(webapp.method_choices())]
+    assert at.radio(key="mode").value == "all"
+    uploader = at.file_uploader(key="upload")
+    assert {".wav", ".mp4", ".mp3", ".flac", ".ogg", ".m4a"} <= {"." + t.lstrip(".") for t in uploader.allowed_type}
+    limits = " ".join(c.value for c in at.caption)
+    assert "200 MB" in limits and "7 minutes" in limits
+    assert at.info and not at.button  # no Separate button before an upload
+
+
+def test_misconfigured_limit_is_a_message(monkeypatch):
+    at = app_test(monkeypatch, "forever")
+    assert not at.exception
+    assert "MUSICSEP_MAX_MINUTES" in at.error[0].value
+
+
+def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
+    calls = []
+    real = webapp.separate
+    monkeypatch.setattr(webapp, "separate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    at.file_uploader(key="upload").upload("tune.wav", wav_file(song), "audio/wav").run()
+    assert not at.exception and not at.error
+    at.button(key="separate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(calls) == 1
+    assert at.success and "tune.wav" in at.success[0].value
+    assert [m.label for m in at.metric] == ["Duration", "Sample rate", "Channels", "Time taken"]
+    assert at.metric[0].value == "0:02" and at.metric[1].value == "44.1 kHz"
+    assert len(at.get("audio")) == 4 and len(at.image) == 5
+    labels = [b.label for b in at.get("download_button")]
+    assert len(labels) == 5 and any(".zip" in label for label in labels)
+
+    at.run()  # a plain rerun (any widget interaction): the result is shown, not recomputed
+    assert len(calls) == 1 and len(at.get("audio")) == 4
+    at.radio(key="mode").set_value("vocals").run()  # another mode is another separation...
+    assert not at.button(key="separate").value and len(at.get("audio")) == 0
+    at.button(key="separate").click().run()
+    assert len(calls) == 2 and len(at.get("audio")) == 2
+    at.radio(key="mode").set_value("all").run()  # ...and going back reuses the first one
+    assert len(calls) == 2 and len(at.get("audio")) == 4
+
+
+def test_corrupt_upload_is_a_friendly_error(monkeypatch):
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    at.file_uploader(key="upload").upload("broken.wav", b"not audio at all" * 64, "audio/wav").run()
+    at.button(key="separate").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "broken.wav" in at.error[0].value
+    assert len(at.get("audio")) == 0
