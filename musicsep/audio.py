@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -186,12 +186,12 @@ def _subtype(fmt: str, subtype: str | None) -> str:
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
     path = Path(path)
+    # O_EXCL on a random name: never clobbers anything; the mode follows the umask like any new file.
+    tmp_path = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
         raise UserError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -123,7 +123,8 @@ def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: s
 
     info = audio_info(path)
     total = int(info.duration * SAMPLE_RATE) if info.duration else None
-    created = not out_dir.exists()
+    # The folders this run creates, deepest first: removed again (if still empty) when it fails.
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -148,9 +149,9 @@ def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: s
                     writers[n].write(block)
                 bar.update(len(next(iter(stems.values()))))
     except BaseException:
-        if created:
+        for folder in created:
             with contextlib.suppress(OSError):
-                out_dir.rmdir()  # only if empty: never removes anything but our own new folder
+                folder.rmdir()  # only if empty: never removes anything but our own new folders
         raise
     return clipped
 

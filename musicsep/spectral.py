@@ -61,7 +61,13 @@ def _wiener_stereo_kernel(x, mags, power, iterations, eps):  # pragma: no cover 
             for t in range(n_frames):
                 total = 0.0
                 for j in range(n_src):
-                    w[j, t] = max(float(mags[j, c, f, t]), 0.0) ** power
+                    m = max(float(mags[j, c, f, t]), 0.0)
+                    if power == 2.0:
+                        w[j, t] = m * m
+                    elif power == 1.0:
+                        w[j, t] = m
+                    else:
+                        w[j, t] = m ** power
                     total += w[j, t]
                 if total > eps:
                     for j in range(n_src):

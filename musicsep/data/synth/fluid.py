@@ -1,0 +1,133 @@
+"""A minimal ctypes binding to libfluidsynth: render note events offline to float32 stereo.
+
+Only what the generator needs: load a SoundFont once per process, pick a preset on a channel,
+send note / pitch-bend / controller events at sample positions, and render float output straight
+into a numpy buffer (``fluid_synth_write_float``). Reverb and chorus are off: effects are applied
+per stem later, so each stem stays dry and the mixture is their exact sum.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 44100
+SOUNDFONT_CANDIDATES = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+)
+
+
+def soundfont_path() -> Path:
+    """FluidR3_GM if installed (scripts/setup.sh), else the TimGM6mb font inside pretty_midi."""
+    env = os.environ.get("MUSICSEP_SOUNDFONT")
+    if env:
+        return Path(env)
+    for cand in SOUNDFONT_CANDIDATES:
+        if Path(cand).exists():
+            return Path(cand)
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def _load_library() -> ctypes.CDLL:
+    name = ctypes.util.find_library("fluidsynth") or "libfluidsynth.so.3"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError("libfluidsynth not found: install the Debian package 'fluidsynth' "
+                           "(scripts/setup.sh)") from exc
+    vp = ctypes.c_void_p
+    lib.new_fluid_settings.restype = vp
+    lib.new_fluid_synth.restype = vp
+    lib.new_fluid_synth.argtypes = [vp]
+    lib.fluid_settings_setnum.argtypes = [vp, ctypes.c_char_p, ctypes.c_double]
+    lib.fluid_settings_setint.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
+    lib.fluid_synth_sfload.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
+    lib.fluid_synth_program_select.argtypes = [vp, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_noteon.argtypes = [vp, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_noteoff.argtypes = [vp, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_pitch_bend.argtypes = [vp, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_pitch_wheel_sens.argtypes = [vp, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_cc.argtypes = [vp, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.fluid_synth_system_reset.argtypes = [vp]
+    lib.fluid_synth_all_sounds_off.argtypes = [vp, ctypes.c_int]
+    lib.fluid_synth_write_float.argtypes = [vp, ctypes.c_int, vp, ctypes.c_int, ctypes.c_int,
+                                            vp, ctypes.c_int, ctypes.c_int]
+    return lib
+
+
+class FluidRenderer:
+    """One synth with one SoundFont; render :class:`~musicsep.data.synth.events.Part` objects."""
+
+    def __init__(self, sf2: Path | None = None, sample_rate: int = SAMPLE_RATE):
+        self.lib = _load_library()
+        self.sample_rate = sample_rate
+        settings = self.lib.new_fluid_settings()
+        self.lib.fluid_settings_setnum(settings, b"synth.sample-rate", float(sample_rate))
+        self.lib.fluid_settings_setint(settings, b"synth.reverb.active", 0)
+        self.lib.fluid_settings_setint(settings, b"synth.chorus.active", 0)
+        self.lib.fluid_settings_setint(settings, b"synth.polyphony", 256)
+        self.lib.fluid_settings_setint(settings, b"synth.cpu-cores", 1)
+        self.lib.fluid_settings_setnum(settings, b"synth.gain", 0.4)
+        self.settings = settings
+        self.synth = self.lib.new_fluid_synth(settings)
+        path = str(sf2 or soundfont_path()).encode()
+        self.sfid = self.lib.fluid_synth_sfload(self.synth, path, 1)
+        if self.sfid < 0:
+            raise RuntimeError(f"could not load SoundFont {path!r}")
+
+    def render(self, program: int, bank: int, events: list[tuple], n_samples: int,
+               channel: int = 0, bend_range: int = 2) -> np.ndarray:
+        """Render events ``(sample, kind, a, b)`` on one channel; returns float32 ``(n, 2)``.
+
+        kinds: ``"on"`` (pitch, velocity), ``"off"`` (pitch, -), ``"bend"`` (value -8192..8191, -),
+        ``"cc"`` (controller, value).
+        """
+        lib, syn = self.lib, self.synth
+        lib.fluid_synth_system_reset(syn)
+        lib.fluid_synth_program_select(syn, channel, self.sfid, bank, program)
+        lib.fluid_synth_pitch_wheel_sens(syn, channel, bend_range)
+        lib.fluid_synth_pitch_bend(syn, channel, 8192)
+        tail = int(1.0 * self.sample_rate)
+        total = n_samples + tail
+        left = np.zeros(total, dtype=np.float32)
+        right = np.zeros(total, dtype=np.float32)
+        lp, rp = left.ctypes.data, right.ctypes.data
+        pos = 0
+        order = {"off": 0, "cc": 1, "bend": 2, "on": 3}
+        for ev in sorted(events, key=lambda e: (e[0], order[e[1]])):
+            t = min(max(int(ev[0]), 0), n_samples)
+            if t > pos:
+                lib.fluid_synth_write_float(syn, t - pos, lp, pos, 1, rp, pos, 1)
+                pos = t
+            kind = ev[1]
+            if kind == "on":
+                lib.fluid_synth_noteon(syn, channel, int(ev[2]), int(max(1, min(127, ev[3]))))
+            elif kind == "off":
+                lib.fluid_synth_noteoff(syn, channel, int(ev[2]))
+            elif kind == "bend":
+                lib.fluid_synth_pitch_bend(syn, channel, int(max(0, min(16383, ev[2] + 8192))))
+            elif kind == "cc":
+                lib.fluid_synth_cc(syn, channel, int(ev[2]), int(ev[3]))
+        if total > pos:
+            lib.fluid_synth_write_float(syn, total - pos, lp, pos, 1, rp, pos, 1)
+        lib.fluid_synth_all_sounds_off(syn, -1)
+        out = np.stack([left[:n_samples], right[:n_samples]], axis=1)
+        return out
+
+
+_RENDERER: FluidRenderer | None = None
+
+
+def get_renderer() -> FluidRenderer:
+    """The per-process renderer (the SoundFont is loaded once per worker)."""
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = FluidRenderer()
+    return _RENDERER

@@ -1,0 +1,96 @@
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musicsep.audio import audio_info, iter_audio_blocks, read_audio, to_stereo, write_audio
+from musicsep.errors import UserError
+
+
+def tone(seconds=1.0, sr=44100, channels=2, freq=440.0):
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.5 * np.sin(2 * np.pi * freq * t)
+    return np.stack([x * (1 - 0.3 * c) for c in range(channels)], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt,subtype,tol", [("wav", "PCM_16", 1e-4), ("wav", "PCM_24", 1e-6),
+                                             ("wav", "FLOAT", 0), ("flac", "PCM_16", 1e-4), ("flac", "PCM_24", 1e-6)])
+def test_write_read_round_trip(tmp_path, fmt, subtype, tol):
+    x = tone()
+    path = write_audio(tmp_path / f"a.{fmt}", x, 44100, subtype=subtype)
+    y = read_audio(path)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert np.abs(y - x).max() <= tol + 1e-7
+    assert [p.name for p in tmp_path.iterdir()] == [f"a.{fmt}"]  # no temporary file left
+
+
+@pytest.mark.parametrize("ext,codec", [("ogg", "libvorbis"), ("mp3", "libmp3lame"), ("m4a", "aac"), ("mp4", "aac")])
+def test_compressed_formats_via_ffmpeg(tmp_path, ext, codec):
+    src = write_audio(tmp_path / "src.wav", tone(2.0), 44100)
+    out = tmp_path / f"song.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", src, "-c:a", codec, "-b:a", "192k", out], check=True)
+    y = read_audio(out)
+    assert y.shape[1] == 2 and abs(len(y) - 2 * 44100) < 0.1 * 44100
+    # A 440 Hz tone still dominates its spectrum after lossy coding.
+    spectrum = np.abs(np.fft.rfft(y[:44100, 0]))
+    assert abs(np.argmax(spectrum) - 440) <= 2
+
+
+def test_video_file_audio_track(tmp_path):
+    src = write_audio(tmp_path / "src.wav", tone(1.0), 44100)
+    video = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-i", src,
+                    "-shortest", "-c:v", "mpeg4", "-c:a", "aac", video], check=True)
+    y = read_audio(video)
+    assert y.shape[1] == 2 and abs(len(y) - 44100) < 0.1 * 44100
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 48000, 96000])
+def test_resampling_keeps_duration_and_pitch(tmp_path, rate):
+    write_audio(tmp_path / "a.wav", tone(1.0, sr=rate, freq=1000.0), rate, subtype="FLOAT")
+    y = read_audio(tmp_path / "a.wav")
+    assert abs(len(y) - 44100) <= 2
+    spectrum = np.abs(np.fft.rfft(y[:, 0]))
+    assert abs(np.argmax(spectrum) - 1000) <= 1
+    assert audio_info(tmp_path / "a.wav").sample_rate == rate
+
+
+def test_channels_mono_and_surround():
+    mono = tone(0.1, channels=1)
+    assert np.array_equal(to_stereo(mono), np.repeat(mono, 2, axis=1))
+    six = np.arange(60, dtype=np.float32).reshape(10, 6)
+    out = to_stereo(six)
+    assert out.shape == (10, 2)
+    assert np.allclose(out[:, 0], six[:, 0::2].mean(1)) and np.allclose(out[:, 1], six[:, 1::2].mean(1))
+
+
+def test_blocks_join_to_whole_file(tmp_path):
+    write_audio(tmp_path / "a.wav", tone(2.5, sr=48000), 48000, subtype="FLOAT")
+    blocks = list(iter_audio_blocks(tmp_path / "a.wav", block_seconds=0.3))
+    assert len(blocks) > 5
+    assert np.allclose(np.concatenate(blocks), read_audio(tmp_path / "a.wav"), atol=1e-6)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt "])
+def test_bad_files_raise_user_error(tmp_path, content):
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(UserError):
+        read_audio(path)
+
+
+def test_non_finite_samples_rejected(tmp_path):
+    x = tone(0.1)
+    x[10, 0] = np.nan
+    sf.write(tmp_path / "nan.wav", x, 44100, subtype="FLOAT")
+    with pytest.raises(UserError, match="NaN"):
+        read_audio(tmp_path / "nan.wav")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(UserError):
+        write_audio(tmp_path / "a.flac", tone(0.1), 44100, subtype="FLOAT")  # flac cannot store float
+    with pytest.raises(UserError):
+        write_audio(tmp_path / "missing_folder" / "a.wav", tone(0.1), 44100)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,140 @@
+"""The command line end to end, and every bad input answered with one line and status 2."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import run_cli
+from musicsep import SOURCES, __version__
+
+
+@pytest.fixture
+def song(tmp_path, mixture):
+    path = tmp_path / "my song.wav"
+    sf.write(path, mixture, 44100, subtype="PCM_16")
+    return path
+
+
+def assert_one_line_error(result, fragment=""):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr and fragment in lines[0]
+
+
+def test_version_and_help():
+    assert run_cli("--version").stdout.strip() == f"musicsep {__version__}"
+    out = run_cli("separate", "--help").stdout
+    assert "--two-stems" in out and "--method" in out and "--format" in out
+
+
+def test_separate_mp3_writes_four_stems_of_input_length(tmp_path, song):
+    mp3 = tmp_path / "song.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", song, mp3], check=True)
+    result = run_cli("separate", mp3, "-o", tmp_path / "out", "--method", "bandpass")
+    assert result.returncode == 0, result.stderr
+    n = len(sf.read(song)[0])
+    for s in SOURCES:
+        data, rate = sf.read(tmp_path / "out" / "song" / f"{s}.wav")
+        assert rate == 44100 and data.shape[1] == 2 and abs(len(data) - n) < 0.05 * n
+
+
+def test_two_stems_flac_and_sum(tmp_path, song):
+    result = run_cli("separate", song, "-o", tmp_path / "out", "-m", "bandpass", "--two-stems", "vocals",
+                     "--format", "flac")
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "out" / "my song"
+    assert sorted(p.name for p in folder.iterdir()) == ["no_vocals.flac", "vocals.flac"]
+    vocals, _ = sf.read(folder / "vocals.flac")
+    rest, _ = sf.read(folder / "no_vocals.flac")
+    assert np.abs(vocals + rest - sf.read(song)[0]).max() < 1e-3
+
+
+def test_folder_input_and_no_overwrite_without_flag(tmp_path, song):
+    out = tmp_path / "out"
+    assert run_cli("separate", tmp_path, "-o", out, "-m", "bandpass").returncode == 0
+    before = (out / "my song" / "bass.wav").read_bytes()
+    assert_one_line_error(run_cli("separate", song, "-o", out, "-m", "bandpass"), "already exists")
+    assert (out / "my song" / "bass.wav").read_bytes() == before
+    assert run_cli("separate", song, "-o", out, "-m", "bandpass", "--overwrite").returncode == 0
+
+
+def test_all_zero_file_gives_silent_stems(tmp_path):
+    sf.write(tmp_path / "zeros.wav", np.zeros((4410, 2)), 44100)
+    assert run_cli("separate", tmp_path / "zeros.wav", "-o", tmp_path / "o", "-m", "bandpass").returncode == 0
+    for s in SOURCES:
+        data, _ = sf.read(tmp_path / "o" / "zeros" / f"{s}.wav")
+        assert data.shape == (4410, 2) and not np.isnan(data).any() and not data.any()
+
+
+def test_one_sample_file(tmp_path):
+    sf.write(tmp_path / "one.wav", np.full((1, 2), 0.5), 44100)
+    assert run_cli("separate", tmp_path / "one.wav", "-o", tmp_path / "o", "-m", "bandpass").returncode == 0
+    assert sf.info(tmp_path / "o" / "one" / "bass.wav").frames == 1
+
+
+def bad_inputs(tmp_path):
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "text.wav").write_text("this is not audio\n")
+    (tmp_path / "zero.wav").write_bytes(b"")
+    nan = np.zeros((100, 2), np.float32)
+    nan[5] = np.nan
+    sf.write(tmp_path / "nan.wav", nan, 44100, subtype="FLOAT")
+    inf = np.zeros((100, 2), np.float32)
+    inf[7] = np.inf
+    sf.write(tmp_path / "inf.wav", inf, 44100, subtype="FLOAT")
+    return {
+        "missing path": (["separate", tmp_path / "nope.wav"], "not found"),
+        "folder without audio": (["separate", tmp_path / "empty_dir"], "no audio files"),
+        "text named .wav": (["separate", tmp_path / "text.wav"], "not a readable audio file"),
+        "zero-length file": (["separate", tmp_path / "zero.wav"], "empty file"),
+        "NaN samples": (["separate", tmp_path / "nan.wav"], "NaN"),
+        "infinite samples": (["separate", tmp_path / "inf.wav"], "infinite"),
+        "unknown method": (["separate", tmp_path / "nan.wav", "--method", "magic"], "unknown method"),
+        "unknown command": (["frobnicate"], "invalid choice"),
+        "flac with float": (["separate", tmp_path / "nan.wav", "--format", "flac", "--bits", "32"], "cannot store"),
+    }
+
+
+def test_bad_inputs_one_line_error_and_nothing_written(tmp_path):
+    for name, (args, fragment) in bad_inputs(tmp_path).items():
+        out = tmp_path / f"out-{name.replace(' ', '_')}"
+        result = run_cli(*args, "-o", out) if args[0] == "separate" else run_cli(*args)
+        assert_one_line_error(result, fragment)
+        assert not out.exists(), name
+
+
+def test_unwritable_output_folder(tmp_path, song):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert_one_line_error(run_cli("separate", song, "-o", blocker / "sub", "-m", "bandpass"), "cannot create")
+
+
+def test_input_is_never_overwritten(tmp_path, mixture):
+    # The input is named like a stem and sits where that stem's output would go: -o <grandparent>.
+    folder = tmp_path / "drums"
+    folder.mkdir()
+    sf.write(folder / "drums.wav", mixture, 44100)
+    before = (folder / "drums.wav").read_bytes()
+    result = run_cli("separate", folder / "drums.wav", "-o", tmp_path, "-m", "bandpass", "--overwrite")
+    assert_one_line_error(result, "overwrite the input")
+    assert (folder / "drums.wav").read_bytes() == before
+
+
+def test_evaluate_json_schema(tmp_path):
+    result = run_cli("evaluate", "--method", "bandpass", "--json", tmp_path / "r.json",
+                     cwd=tmp_path)  # cwd without data/synth: just the embedded excerpt
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["protocol"].startswith("museval")
+    assert data["tracks"] == ["The Easton Ellises - Falcon 69"]
+    assert set(data["results"]["bandpass"]) == {*SOURCES, "avg"}
+    assert data["timing"]["bandpass"]["realtime_factor"] > 0
+    assert "drums" in result.stdout and "avg" in result.stdout
+
+
+def test_evaluate_bad_root(tmp_path):
+    assert_one_line_error(run_cli("evaluate", "--root", tmp_path / "nowhere", "-m", "bandpass"), "--root")
