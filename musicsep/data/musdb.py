@@ -97,7 +97,8 @@ def _musdb_tracks(root: Path, is_wav: bool, subset: str) -> list[Track]:
 
     for mtrack in db.tracks:
         if is_wav:
-            missing = [s for s in STEM_FILES if not (Path(mtrack.path) / f"{s}.wav").is_file()]
+            folder = Path(mtrack.path) if Path(mtrack.path).is_dir() else Path(mtrack.path).parent  # musdb gives mixture.wav
+            missing = [s for s in STEM_FILES if not (folder / f"{s}.wav").is_file()]
             if missing:
                 raise UserError(f"--root {root}: track {mtrack.name!r} lacks {', '.join(m + '.wav' for m in missing)}")
     return [Track(t.name, loader(t)) for t in db.tracks]
