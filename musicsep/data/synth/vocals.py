@@ -118,7 +118,7 @@ def make_melody(plan: SongPlan, rng: np.random.Generator, singer: Singer) -> lis
             # a rhythm for this bar: list of (step, length), with rests
             rhythm, s = [], float(rng.choice([0, 0, 1, 2, 4]))
             while s < 16:
-                ln = float(rng.choice([2, 2, 2, 4, 4, 6, 8, 1, 3])) if rng.random() < density else float(rng.choice([4, 6, 8]))
+                ln = float(rng.choice([2, 2, 2, 1, 1, 3, 4, 4, 6])) if rng.random() < density else float(rng.choice([4, 6, 8]))
                 ln = min(ln, 16 - s)
                 if rng.random() < 0.12 and s > 0:
                     s += ln
@@ -142,6 +142,13 @@ def make_melody(plan: SongPlan, rng: np.random.Generator, singer: Singer) -> lis
             dur = ln * plan.beat / 4
             notes.append([t, dur, p])
     notes.sort()
+    merged = []
+    for t, dur, p in notes:  # notes shorter than a sung syllable can be are merged into the previous
+        if merged and dur < 0.12 and t - (merged[-1][0] + merged[-1][1]) < 0.02:
+            merged[-1][1] = t + dur - merged[-1][0]
+        else:
+            merged.append([t, dur, p])
+    notes = merged
     out = []
     for k, (t, dur, p) in enumerate(notes):
         gap_before = t - (notes[k - 1][0] + notes[k - 1][1]) if k else 9.0
@@ -192,10 +199,10 @@ def render_voice(notes: list[tuple], singer: Singer, n_samples: int, rng: np.ran
             i0, i1 = fr(b0), fr(c_start - 0.03)
             if i1 > i0:
                 env = np.sin(np.linspace(0, np.pi, i1 - i0)) ** 0.7
-                af[i0:i1] = np.maximum(af[i0:i1], singer.breath * 0.5 * env + 0.04 * env)
+                af[i0:i1] = np.maximum(af[i0:i1], (singer.breath * 0.3 + 0.02) * env)
                 fc[i0:i1] = float(rng.uniform(1200, 2200))
                 fbw[i0:i1] = 3000.0
-                ah[i0:i1] = np.maximum(ah[i0:i1], 0.6 * env)
+                ah[i0:i1] = np.maximum(ah[i0:i1], 0.25 * env)
                 F[i0:i1] = _targets(singer, "uh")
         ct = c_start
         for c, ln in zip(onset, cons_len):
