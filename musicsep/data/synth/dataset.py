@@ -11,6 +11,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 FILES = ("mixture", "drums", "bass", "other", "vocals")
 
@@ -36,7 +37,6 @@ def _worker_init() -> None:
 
 def _make_track(args) -> str:
     out_dir, split, index, seed, seconds = args
-    from musicsep.audio import write_audio
     from .render import render_song
 
     folder = Path(out_dir) / split / track_name(split, index, seed)
@@ -47,7 +47,10 @@ def _make_track(args) -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in FILES:
-        write_audio(tmp / f"{name}.wav", audio[name], 44100, subtype="FLOAT")
+        # every signal lies on the 16-bit grid (see mix.mix_stems): PCM_16 stores it exactly
+        pcm = np.round(audio[name].astype(np.float64) * 32768.0)
+        assert np.abs(pcm).max() <= 32767
+        sf.write(str(tmp / f"{name}.wav"), pcm.astype(np.int16), 44100, subtype="PCM_16")
     meta["name"] = folder.name
     (tmp / "meta.json").write_text(json.dumps(meta, default=str))
     shutil.rmtree(folder, ignore_errors=True)
@@ -59,8 +62,8 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
                      jobs: int = 2, progress: bool = True) -> list[Path]:
     """Generate ``tracks`` songs of ``seconds`` each into ``out_dir/<split>/<name>/{stem}.wav``.
 
-    Files are 44.1 kHz stereo float32 wav; ``mixture.wav`` is exactly the float32 sum
-    drums + bass + other + vocals (in that order). Existing complete tracks are kept (resume).
+    Files are 44.1 kHz stereo 16-bit wav; ``mixture.wav`` is exactly the sum
+    drums + bass + other + vocals of the samples as read back (float32 or float64, any order). Existing complete tracks are kept (resume).
     The same (seed, split, index) always gives the same bytes. Returns the track folders.
     """
     out_dir = Path(out_dir)

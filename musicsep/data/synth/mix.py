@@ -139,7 +139,10 @@ def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str
         mix = sum(out[s] for s in STEMS)
     peak = max(np.abs(mix).max(), max(np.abs(out[s]).max() for s in STEMS), 1e-9)
     scale = float(rng.uniform(0.5, 0.95)) / peak
-    res = {s: (out[s] * scale).astype(np.float32) for s in STEMS}
+    # quantise each stem to the 16-bit grid: the files are PCM_16 and the mixture, an integer sum of
+    # the stems' samples, is then exact however it is read (soundfile, musdb/ffmpeg, float32 or 64)
+    res = {s: (np.clip(np.round(out[s] * scale * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)
+           for s in STEMS}
     m = res["drums"] + res["bass"]
     m = m + res["other"]
     m = m + res["vocals"]

@@ -1,0 +1,143 @@
+"""The synthetic multitrack generator: layout, exact sums, determinism, arrangement, voice realism."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musicsep.data.synth import generate_dataset, track_name, track_seed
+
+STEMS = ("drums", "bass", "other", "vocals")
+N_TRACKS = 4
+SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    paths = generate_dataset(root, tracks=N_TRACKS, seconds=SECONDS, seed=0, split="train", jobs=2, progress=False)
+    assert [p.name for p in paths] == [track_name("train", i) for i in range(N_TRACKS)]
+    return root
+
+
+def _read(folder: Path, name: str) -> np.ndarray:
+    x, sr = sf.read(folder / f"{name}.wav", dtype="float32", always_2d=True)
+    assert sr == 44100 and x.shape[1] == 2
+    return x
+
+
+def test_files_and_layout(dataset):
+    for i in range(N_TRACKS):
+        folder = dataset / "train" / track_name("train", i)
+        for name in ("mixture",) + STEMS:
+            info = sf.info(str(folder / f"{name}.wav"))
+            assert info.samplerate == 44100 and info.channels == 2 and info.subtype == "PCM_16"
+            assert info.frames == int(SECONDS * 44100)
+
+
+def test_mixture_is_exact_sum_and_does_not_clip(dataset):
+    for i in range(N_TRACKS):
+        folder = dataset / "train" / track_name("train", i)
+        s = {n: _read(folder, n) for n in STEMS}
+        mix = _read(folder, "mixture")
+        total = ((s["drums"] + s["bass"]) + s["other"]) + s["vocals"]
+        assert np.array_equal(mix, total)
+        assert np.abs(mix).max() <= 1.0
+        assert np.abs(mix).max() > 0.1
+        assert all(np.abs(x).max() <= 1.0 for x in s.values())
+
+
+def test_musdb_loads_the_folder(dataset):
+    import musdb
+
+    db = musdb.DB(root=str(dataset), is_wav=True, subsets="train")
+    assert sorted(t.name for t in db.tracks) == [track_name("train", i) for i in range(N_TRACKS)]
+    track = db.tracks[0]
+    assert track.audio.shape == (int(SECONDS * 44100), 2)
+    for stem in STEMS:
+        assert track.targets[stem].audio.shape == track.audio.shape
+    summed = sum(track.sources[s].audio for s in STEMS)
+    assert np.array_equal(summed, track.audio)  # exact, also through musdb's ffmpeg reader
+
+
+def test_same_seed_same_bytes_other_index_or_split_differs(dataset, tmp_path):
+    again = generate_dataset(tmp_path, tracks=1, seconds=SECONDS, seed=0, split="train", jobs=1, progress=False)[0]
+    ref = dataset / "train" / track_name("train", 0)
+    for name in ("mixture",) + STEMS:
+        assert filecmp.cmp(again / f"{name}.wav", ref / f"{name}.wav", shallow=False), name
+    other = dataset / "train" / track_name("train", 1)
+    assert not filecmp.cmp(other / "mixture.wav", ref / "mixture.wav", shallow=False)
+    # train and test splits draw from disjoint seeds
+    train_seeds = {track_seed(0, "train", i) for i in range(200)}
+    test_seeds = {track_seed(1, "test", i) for i in range(200)} | {track_seed(0, "test", i) for i in range(200)}
+    assert not train_seeds & test_seeds
+
+
+def _window_rms_db(x: np.ndarray, win: int = 44100) -> np.ndarray:
+    m = x.shape[0] // win
+    e = np.sqrt(np.mean(x[: m * win].reshape(m, win, -1) ** 2, axis=(1, 2)) + 1e-20)
+    return 20 * np.log10(e)
+
+
+def test_stems_enter_and_leave(dataset):
+    """Every stem plays somewhere and is silent (< -60 dBFS for a second) elsewhere, in some song."""
+    audible = {s: False for s in STEMS}
+    on_and_off = {s: False for s in STEMS}
+    for i in range(N_TRACKS):
+        folder = dataset / "train" / track_name("train", i)
+        for s in STEMS:
+            db = _window_rms_db(_read(folder, s))
+            if db.max() > -35:
+                audible[s] = True
+                if db.min() < -60:
+                    on_and_off[s] = True
+    assert all(audible.values()), audible
+    assert sum(on_and_off.values()) >= 2, on_and_off
+    # and across a few more (short) songs each stem does both
+    from musicsep.data.synth.render import render_song
+
+    for seed in range(6):
+        if all(on_and_off.values()):
+            break
+        audio, _ = render_song(track_seed(0, "train", 100 + seed), "train", 8.0)
+        for s in STEMS:
+            db = _window_rms_db(audio[s])
+            if db.max() > -35 and db.min() < -60:
+                on_and_off[s] = True
+    assert all(on_and_off.values()), on_and_off
+
+
+def test_vocals_are_voiced_with_moving_pitch_and_consonant_energy(dataset):
+    import librosa
+
+    checked = 0
+    for i in range(N_TRACKS):
+        v = _read(dataset / "train" / track_name("train", i), "vocals").mean(axis=1)
+        if np.sqrt(np.mean(v ** 2)) < 1e-3:
+            continue
+        y = librosa.resample(v, orig_sr=44100, target_sr=22050)
+        f0, voiced, _ = librosa.pyin(y, fmin=80, fmax=1000, sr=22050, frame_length=2048, hop_length=512)
+        rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0][: len(voiced)]
+        active = rms > rms.max() * 0.1
+        assert voiced[active].mean() > 0.5, voiced[active].mean()
+        semis = 12 * np.log2(f0[voiced & active] / 440.0)
+        assert semis.max() - semis.min() > 3  # a melody, not a drone
+        pairs = voiced[1:] & voiced[:-1] & active[1:] & active[:-1]
+        steps = np.abs(np.diff(12 * np.log2(np.where(voiced, f0, 1.0) / 440.0)))[pairs]
+        assert (steps >= 0.1).mean() > 0.25, (steps >= 0.1).mean()  # pitch keeps moving (vibrato, glides)
+        # consonants: energy above 4 kHz, concentrated in short bursts
+        S = np.abs(librosa.stft(v, n_fft=2048, hop_length=512)) ** 2
+        freqs = librosa.fft_frequencies(sr=44100, n_fft=2048)
+        hi = S[freqs > 4000].sum(axis=0)
+        tot = S.sum(axis=0) + 1e-20
+        loud = tot > tot.max() * 1e-3
+        ratio = hi[loud] / tot[loud]
+        assert 0.001 < hi.sum() / tot.sum() < 0.5
+        assert (ratio > 0.3).mean() > 0.01  # sibilant / burst frames exist
+        assert np.median(ratio) < 0.2  # but most of the voice is voiced, below 4 kHz
+        checked += 1
+    assert checked >= 2
