@@ -26,14 +26,24 @@ class Separator(Protocol):
 # name -> "module:factory"; modules are imported only when asked for, so the CLI starts fast.
 METHODS: dict[str, str] = {
     "bandpass": "musicsep.separators.bandpass:BandpassSeparator",
+    "nmf": "musicsep.separators.nmf:NMFSeparator",
+    "forest": "musicsep.separators.forest:ForestSeparator",
+}
+
+
+# Reference points that only make sense when scoring: they are not offered to users who separate.
+REFERENCE_METHODS: dict[str, str] = {
+    "mixture": "musicsep.separators.oracle:MixtureBaseline",
+    "oracle": "musicsep.separators.oracle:OracleSeparator",
 }
 
 
 def get_separator(name: str, **options) -> Separator:
     """Build the separator registered under ``name`` (its default model, where it has one)."""
-    if name not in METHODS:
+    registry = {**METHODS, **REFERENCE_METHODS}
+    if name not in registry:
         raise UserError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    module_name, factory = METHODS[name].split(":")
+    module_name, factory = registry[name].split(":")
     return getattr(importlib.import_module(module_name), factory)(**options)
 
 
