@@ -24,7 +24,7 @@ MODE_NOTES = {"all": "Drums, bass, other and vocals.", "vocals": "Vocals, and ev
 
 log = logging.getLogger("musicsep.app")
 
-st.set_page_config(page_title="musicsep · split a song into stems", page_icon="🎚️", layout="centered")
+st.set_page_config(page_title="musicsep · split a song into stems", page_icon=":material/graphic_eq:", layout="centered")
 
 
 @st.cache_resource(show_spinner="Loading the separation model…")
@@ -40,8 +40,8 @@ def work_lock() -> threading.Lock:
 
 
 def run_separation(data: bytes, file_name: str, method: str, two_stems: str | None,
-                   limit_minutes: float) -> webapp.SeparationResult | None:
-    """Separate with a progress bar; show a friendly message and return None on any failure."""
+                   limit_minutes: float) -> webapp.SeparationResult | str:
+    """Separate with a progress bar; on any failure, a friendly message instead of a result."""
     bar = st.progress(0.0, text="Starting…")
     try:
         separator = load_separator(method)
@@ -56,21 +56,19 @@ def run_separation(data: bytes, file_name: str, method: str, two_stems: str | No
         finally:
             lock.release()
     except UserError as exc:
-        st.error(str(exc), icon="⚠️")
+        return str(exc)
     except MemoryError:
-        st.error("The server ran out of memory on this song. Try a shorter one.", icon="⚠️")
+        return "The server ran out of memory on this song. Please try a shorter one."
     except Exception:  # never a stack trace on the page; the details go to the server's log
         log.exception("separation of %r with %s failed", file_name, method)
-        st.error("Something went wrong while separating this file. Please try another file or method.",
-                 icon="⚠️")
+        return "Something went wrong while separating this file. Please try another file or method."
     finally:
         bar.empty()
-    return None
 
 
 def show_result(result: webapp.SeparationResult) -> None:
     st.success(f"Separated “{result.file_name}” in {result.seconds_taken:.1f} s "
-               f"with {webapp.method_label(result.method)}.", icon="✅")
+               f"with {webapp.method_label(result.method)}.", icon=":material/check_circle:")
     cols = st.columns(4)
     cols[0].metric("Duration", webapp.format_duration(result.duration))
     cols[1].metric("Sample rate", f"{result.sample_rate / 1000:g} kHz")
@@ -98,13 +96,13 @@ def show_result(result: webapp.SeparationResult) -> None:
 
 
 def main() -> None:
-    st.title("🎚️ musicsep")
+    st.title(":material/graphic_eq: musicsep")
     st.markdown("Split a song into **drums**, **bass**, **other** and **vocals** — or just vocals and "
                 "accompaniment, for karaoke.")
     try:
         limit_minutes = webapp.max_minutes()
     except UserError as exc:
-        st.error(f"This server is misconfigured: {exc}", icon="⚠️")
+        st.error(f"This server is misconfigured: {exc}", icon=":material/error:")
         st.stop()
     upload_mb = st.get_option("server.maxUploadSize")
     limits = (f"Up to {upload_mb} MB and {webapp.format_minutes(limit_minutes)} per song. "
@@ -124,7 +122,7 @@ def main() -> None:
     two_stems = "vocals" if mode == "vocals" else None
 
     if uploaded is None:
-        st.info("Drop a file above, pick a method, then press **Separate**.", icon="🎵")
+        st.info("Drop a file above, pick a method, then press **Separate**.", icon=":material/music_note:")
         return
 
     data = uploaded.getvalue()
@@ -133,18 +131,21 @@ def main() -> None:
         hashes.clear()
         hashes[uploaded.file_id] = webapp.content_hash(data)
     key = webapp.result_key(hashes[uploaded.file_id], method, two_stems)
-    results: dict = st.session_state.setdefault("results", {})
-
-    if key not in results:
-        if not st.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
+    # Outcomes (a result, or the message of a failure) survive reruns: a download click, a widget
+    # change and back, or a late uploader event never repeat a separation or hide its error.
+    outcomes: dict = st.session_state.setdefault("outcomes", {})
+    outcome = outcomes.get(key)
+    if not isinstance(outcome, webapp.SeparationResult):
+        if st.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
+            outcome = outcomes[key] = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
+            while len(outcomes) > RESULTS_KEPT:  # forget the oldest
+                outcomes.pop(next(iter(outcomes)))
+        if isinstance(outcome, str):
+            st.error(outcome, icon=":material/error:")
             return
-        result = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
-        if result is None:
+        if outcome is None:
             return
-        results[key] = result
-        while len(results) > RESULTS_KEPT:  # forget the oldest
-            results.pop(next(iter(results)))
-    show_result(results[key])
+    show_result(outcome)
 
 
 main()

@@ -209,35 +209,42 @@ def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
-def _friendly(exc: UserError, path: Path, file_name: str) -> UserError:
-    """The same message with the temporary path replaced by the name the user knows."""
-    return UserError(str(exc).replace(str(path), f"“{file_name}”"))
+def _unreadable(exc: UserError, path: Path, file_name: str) -> UserError:
+    """audio.py's message, about our temporary path, turned into one about the file the user chose."""
+    detail = str(exc).replace(f": {path}", "").replace(str(path), "the file").rstrip(".")
+    detail = "" if detail.startswith("not a readable audio file") else f" ({detail})"
+    return UserError(f"“{file_name}” cannot be read as audio{detail}. Please choose a song, "
+                     "or a video with a sound track.")
 
 
 def load_upload(path: Path, file_name: str, limit_minutes: float,
                 progress: ProgressCallback | None = None) -> tuple[np.ndarray, int, int]:
     """Decode the file at ``path``: ``(mixture (samples, 2) float32 at 44.1 kHz, its rate, channels)``.
 
-    Raises :class:`UserError` for unreadable, too long or silent audio, naming ``file_name``.
+    Decoding stops as soon as the song proves longer than ``limit_minutes`` (memory stays bounded even
+    when the container does not state its length). Raises :class:`UserError` for unreadable, too long
+    or silent audio; the message names ``file_name``, never the temporary path.
     """
-    limit_samples = int(limit_minutes * 60 * SAMPLE_RATE)
+    limit_samples = int(limit_minutes * 60 * SAMPLE_RATE) + SAMPLE_RATE  # a second of slack for rounding
     too_long = UserError(f"“{file_name}” is longer than {format_minutes(limit_minutes)}, the limit of this "
                          f"page. Trim it, or use the command line (musicsep separate), which has no limit.")
     try:
         info = audio_info(path)
-        if info.duration is not None and info.duration * SAMPLE_RATE > limit_samples + SAMPLE_RATE:
+        if info.duration is not None and info.duration * SAMPLE_RATE > limit_samples:
             raise too_long
         expected = info.duration * SAMPLE_RATE if info.duration else None
         blocks, total = [], 0
         for block in iter_audio_blocks(path, block_seconds=10.0):
             blocks.append(block)
             total += len(block)
-            if total > limit_samples + SAMPLE_RATE:  # a second of slack for containers that round
+            if total > limit_samples:
                 raise too_long
             if progress is not None and expected:
                 progress(min(1.0, total / expected), "Reading the file…")
     except UserError as exc:
-        raise _friendly(exc, path, file_name) from None
+        if exc is too_long:
+            raise
+        raise _unreadable(exc, path, file_name) from None
     mixture = np.concatenate(blocks, axis=0)
     if float(np.max(np.abs(mixture))) < SILENCE_PEAK:
         raise UserError(f"“{file_name}” is silent: there is nothing to separate.")
@@ -317,6 +324,7 @@ def stem_picture(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, color: str =
     ``scale`` is the full-scale amplitude of the waveform plot; passing the mixture's peak to every
     stem keeps the stems comparable (a quiet stem looks quiet).
     """
+    from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in server threads
 
     audio = np.asarray(audio, dtype=np.float32)
@@ -341,8 +349,9 @@ def stem_picture(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, color: str =
     db, freqs = _spectrogram(mono, sample_rate)
     keep = (freqs >= 30) & (freqs <= min(16000, sample_rate / 2))
     reference = 20 * np.log10(scale * 512 + 1e-6)  # about a full-scale sine's peak bin: same colours for all stems
+    cmap = LinearSegmentedColormap.from_list("stem", ["#ffffff", color, "#1e1e1e"])  # white: silence
     spec_ax.pcolormesh(np.linspace(0, duration, db.shape[1]), freqs[keep], db[keep], shading="auto",
-                       cmap="magma", vmin=reference - 80, vmax=reference, rasterized=True)
+                       cmap=cmap, vmin=reference - 75, vmax=reference, rasterized=True)
     spec_ax.set_yscale("log")
     spec_ax.set_yticks([100, 1000, 10000], ["100 Hz", "1 kHz", "10 kHz"])
     spec_ax.minorticks_off()
@@ -354,7 +363,7 @@ def stem_picture(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, color: str =
         for side in ("left", "bottom"):
             ax.spines[side].set_color("#bbbbbb")
     spec_ax.xaxis.set_major_formatter(_time_formatter(duration))
-    fig.subplots_adjust(left=0.09, right=0.995, top=0.97, bottom=0.16)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.97, bottom=0.16)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
