@@ -44,7 +44,10 @@ def run_separation(data: bytes, file_name: str, method: str, two_stems: str | No
     """Separate with a progress bar; on any failure, a friendly message instead of a result."""
     bar = st.progress(0.0, text="Starting…")
     try:
-        separator = load_separator(method)
+        try:
+            separator = load_separator(method)
+        except UserError as exc:
+            return f"{webapp.method_label(method)} is not available on this server: {exc}. Please choose another method."
         lock = work_lock()
         if not lock.acquire(blocking=False):
             bar.progress(0.0, text="Another song is being separated on this server; yours is next…")
@@ -67,14 +70,15 @@ def run_separation(data: bytes, file_name: str, method: str, two_stems: str | No
 
 
 def show_result(result: webapp.SeparationResult) -> None:
-    st.success(f"Separated “{result.file_name}” in {result.seconds_taken:.1f} s "
+    st.success(f"Separated “{result.file_name}” in {result.total_seconds:.1f} s "
                f"with {webapp.method_label(result.method)}.", icon=":material/check_circle:")
     cols = st.columns(4)
     cols[0].metric("Duration", webapp.format_duration(result.duration))
     cols[1].metric("Sample rate", f"{result.sample_rate / 1000:g} kHz")
     cols[2].metric("Channels", {1: "mono", 2: "stereo"}.get(result.channels, str(result.channels)))
-    cols[3].metric("Time taken", f"{result.seconds_taken:.1f} s",
-                   help=f"{result.realtime_factor:.0f}× faster than real time")
+    cols[3].metric("Time taken", f"{result.total_seconds:.1f} s",
+                   help=f"Reading, separating and preparing the stems. The separation itself took "
+                        f"{result.seconds_taken:.1f} s: {result.realtime_factor:.0f}× faster than real time.")
     st.download_button(f"Download all {len(result.stems)} stems (.zip)", data=result.zip_bytes,
                        file_name=result.zip_name, mime="application/zip", type="primary",
                        icon=":material/folder_zip:", on_click="ignore", key="download-zip",
@@ -85,7 +89,8 @@ def show_result(result: webapp.SeparationResult) -> None:
         with st.container(border=True):
             head, button = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"#### {stem.label}")
-            button.download_button(f"Download {stem.name}.wav", data=stem.wav,
+            # A callable: the bytes are handed over on click, not stored a second time beside the player's.
+            button.download_button(f"Download {stem.name}.wav", data=lambda wav=stem.wav: wav,
                                    file_name=result.stem_file_name(stem), mime="audio/wav",
                                    icon=":material/download:", on_click="ignore",
                                    key=f"download-{stem.name}", width="stretch")

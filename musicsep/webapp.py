@@ -170,6 +170,7 @@ class SeparationResult:
     channels: int
     duration: float         # seconds
     seconds_taken: float    # wall time of the separation itself
+    total_seconds: float    # wall time of everything: reading, separating, pictures, encoding
     stems: tuple[Stem, ...]
     mixture_picture: bytes
 
@@ -274,6 +275,7 @@ def separate_upload(data: bytes, file_name: str, separator: Separator, method: s
     if not data:
         raise UserError(f"“{file_name}” is empty.")
     limit = max_minutes() if limit_minutes is None else limit_minutes
+    began = time.perf_counter()
     report = progress or (lambda fraction, text: None)
     suffix = upload_suffix(file_name)
     with tempfile.TemporaryDirectory(prefix="musicsep-web-") as work:
@@ -299,6 +301,7 @@ def separate_upload(data: bytes, file_name: str, separator: Separator, method: s
     report(1.0, "Done")
     return SeparationResult(file_name=file_name, method=method, two_stems=two_stems, sample_rate=rate,
                             channels=channels, duration=duration, seconds_taken=seconds_taken,
+                            total_seconds=time.perf_counter() - began,
                             stems=tuple(out), mixture_picture=mixture_picture)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -81,7 +83,7 @@ def test_separate_upload_four_stems(song, bandpass):
                                     progress=lambda f, text: seen.append((f, text)))
     assert [s.name for s in result.stems] == list(SOURCES)
     assert result.sample_rate == SAMPLE_RATE and result.channels == 2
-    assert result.duration == pytest.approx(2.0) and result.seconds_taken > 0
+    assert result.duration == pytest.approx(2.0) and 0 < result.seconds_taken < result.total_seconds
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
     assert any(text.startswith("Separating") for _, text in seen)
@@ -109,6 +111,20 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
     assert result.sample_rate == 22050 and result.channels == 1
     vocals, rate = sf.read(io.BytesIO(result.stems[0].wav))
     assert rate == SAMPLE_RATE and vocals.shape == (len(mono_22k) * 2, 2)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_separate_upload_video_uses_its_sound_track(tmp_path, song, bandpass):
+    sf.write(tmp_path / "sound.wav", song, SAMPLE_RATE)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=blue:s=64x48:d=2", "-i",
+                    str(tmp_path / "sound.wav"), "-c:v", "libx264", "-c:a", "aac", "-shortest",
+                    str(tmp_path / "clip.mp4")], check=True, timeout=60)
+    result = webapp.separate_upload((tmp_path / "clip.mp4").read_bytes(), "Holiday clip.MP4", bandpass,
+                                    "bandpass", pictures=False)
+    assert [s.name for s in result.stems] == list(SOURCES)
+    assert result.duration == pytest.approx(2.0, abs=0.1)
+    bass, _ = sf.read(io.BytesIO(result.stems[1].wav))
+    assert np.abs(bass).max() > 0.05  # the 55 Hz bass line came through the AAC track
 
 
 @pytest.mark.parametrize("name,data,message", [
@@ -174,10 +190,25 @@ def test_misconfigured_limit_is_a_message(monkeypatch):
     assert "MUSICSEP_MAX_MINUTES" in at.error[0].value
 
 
+def test_upload_limit_is_configured_and_stated(monkeypatch):
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    megabytes = config["server"]["maxUploadSize"]
+    at = app_test(monkeypatch)
+    assert at.file_uploader(key="upload").help.startswith(f"Up to {megabytes} MB")
+
+
 def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
-    calls = []
-    real = webapp.separate
+    import streamlit as st
+
+    from musicsep.separators import base
+
+    calls, loads = [], []
+    real, real_get = webapp.separate, base.get_separator
     monkeypatch.setattr(webapp, "separate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(base, "get_separator", lambda name: loads.append(name) or real_get(name))
+    st.cache_resource.clear()
     at = app_test(monkeypatch)
     at.radio(key="method").set_value("bandpass").run()
     at.file_uploader(key="upload").upload("tune.wav", wav_file(song), "audio/wav").run()
@@ -200,6 +231,7 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     assert len(calls) == 2 and len(at.get("audio")) == 2
     at.radio(key="mode").set_value("all").run()  # ...and going back reuses the first one
     assert len(calls) == 2 and len(at.get("audio")) == 4
+    assert loads == ["bandpass"]  # the separator was built once, then shared (st.cache_resource)
 
 
 def test_corrupt_upload_is_a_friendly_error(monkeypatch):

@@ -7,12 +7,14 @@ friendly messages. A screenshot of the finished page is saved to docs/app_screen
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pytest
 import soundfile as sf
 from conftest import make_stems
 
-from musicsep import SAMPLE_RATE
+from musicsep import SAMPLE_RATE, SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,6 +121,15 @@ def test_upload_separate_download_and_errors(server, browser, tmp_path):
     vocals, rate = sf.read(saved, dtype="float32")
     assert rate == SAMPLE_RATE and vocals.shape == song.shape
     assert np.abs(vocals).max() > 1e-3
+
+    with page.expect_download() as info:  # the zip is built on the server only when asked for
+        page.get_by_test_id("stDownloadButton").filter(has_text=".zip").get_by_role("button").click()
+    assert info.value.suggested_filename == "Demo_song_stems.zip"
+    info.value.save_as(tmp_path / "stems.zip")
+    with zipfile.ZipFile(tmp_path / "stems.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(f"Demo_song/{s}.wav" for s in SOURCES)
+        drums, _ = sf.read(io.BytesIO(archive.read("Demo_song/drums.wav")))
+        assert drums.shape == song.shape
 
     # The whole page, at a height that shows every stem (Streamlit scrolls inside its own container).
     page.wait_for_load_state("networkidle")
