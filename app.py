@@ -72,11 +72,12 @@ def run_separation(data: bytes, file_name: str, method: str, two_stems: str | No
 def show_result(result: webapp.SeparationResult) -> None:
     st.success(f"Separated “{result.file_name}” in {result.total_seconds:.1f} s "
                f"with {webapp.method_label(result.method)}.", icon=":material/check_circle:")
-    cols = st.columns(4)
-    cols[0].metric("Duration", webapp.format_duration(result.duration))
-    cols[1].metric("Sample rate", f"{result.sample_rate / 1000:g} kHz")
-    cols[2].metric("Channels", {1: "mono", 2: "stereo"}.get(result.channels, str(result.channels)))
-    cols[3].metric("Time taken", f"{result.total_seconds:.1f} s",
+    # A row that wraps two by two on a phone instead of stacking four tall metrics.
+    row = st.container(horizontal=True, horizontal_alignment="distribute", gap="medium")
+    row.metric("Duration", webapp.format_duration(result.duration), width="content")
+    row.metric("Sample rate", f"{result.sample_rate / 1000:g} kHz", width="content")
+    row.metric("Channels", {1: "mono", 2: "stereo"}.get(result.channels, str(result.channels)), width="content")
+    row.metric("Time taken", f"{result.total_seconds:.1f} s", width="content",
                    help=f"Reading, separating and preparing the stems. The separation itself took "
                         f"{result.seconds_taken:.1f} s: {result.realtime_factor:.0f}× faster than real time.")
     st.download_button(f"Download all {len(result.stems)} stems (.zip)", data=result.zip_bytes,
@@ -140,17 +141,18 @@ def main() -> None:
     # change and back, or a late uploader event never repeat a separation or hide its error.
     outcomes: dict = st.session_state.setdefault("outcomes", {})
     outcome = outcomes.get(key)
-    if not isinstance(outcome, webapp.SeparationResult):
-        if st.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
-            outcome = outcomes[key] = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
-            while len(outcomes) > RESULTS_KEPT:  # forget the oldest
-                outcomes.pop(next(iter(outcomes)))
-        if isinstance(outcome, str):
-            st.error(outcome, icon=":material/error:")
-            return
-        if outcome is None:
-            return
-    show_result(outcome)
+    if isinstance(outcome, webapp.SeparationResult):
+        show_result(outcome)
+        return
+    slot = st.empty()
+    if slot.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
+        slot.empty()  # no second click while it works
+        outcomes[key] = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
+        while len(outcomes) > RESULTS_KEPT:  # forget the oldest
+            outcomes.pop(next(iter(outcomes)))
+        st.rerun()  # draw the page from the stored outcome, exactly as any later rerun will
+    if isinstance(outcome, str):
+        st.error(outcome, icon=":material/error:")
 
 
 main()

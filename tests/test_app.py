@@ -215,7 +215,7 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     assert not at.exception and not at.error
     at.button(key="separate").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(calls) == 1
+    assert len(calls) == 1 and len(at.button) == 0  # the result replaces the Separate button
     assert at.success and "tune.wav" in at.success[0].value
     assert [m.label for m in at.metric] == ["Duration", "Sample rate", "Channels", "Time taken"]
     assert at.metric[0].value == "0:02" and at.metric[1].value == "44.1 kHz"
@@ -242,3 +242,5 @@ def test_corrupt_upload_is_a_friendly_error(monkeypatch):
     assert not at.exception
     assert len(at.error) == 1 and "broken.wav" in at.error[0].value
     assert len(at.get("audio")) == 0
+    at.run()  # the message stays through reruns, with the button to try again
+    assert len(at.error) == 1 and at.button(key="separate")
