@@ -70,7 +70,7 @@ def run_separation(data: bytes, file_name: str, method: str, two_stems: str | No
 
 
 def show_result(result: webapp.SeparationResult) -> None:
-    st.success(f"Separated “{result.file_name}” in {result.total_seconds:.1f} s "
+    st.success(f"Separated “{webapp.plain(result.file_name)}” in {result.total_seconds:.1f} s "
                f"with {webapp.method_label(result.method)}.", icon=":material/check_circle:")
     # A row that wraps two by two on a phone instead of stacking four tall metrics.
     row = st.container(horizontal=True, horizontal_alignment="distribute", gap="medium")
@@ -78,8 +78,8 @@ def show_result(result: webapp.SeparationResult) -> None:
     row.metric("Sample rate", f"{result.sample_rate / 1000:g} kHz", width="content")
     row.metric("Channels", {1: "mono", 2: "stereo"}.get(result.channels, str(result.channels)), width="content")
     row.metric("Time taken", f"{result.total_seconds:.1f} s", width="content",
-                   help=f"Reading, separating and preparing the stems. The separation itself took "
-                        f"{result.seconds_taken:.1f} s: {result.realtime_factor:.0f}× faster than real time.")
+               help=f"Reading, separating and preparing the stems. The separation itself took "
+                    f"{result.seconds_taken:.1f} s: {result.realtime_factor:.0f}× faster than real time.")
     st.download_button(f"Download all {len(result.stems)} stems (.zip)", data=result.zip_bytes,
                        file_name=result.zip_name, mime="application/zip", type="primary",
                        icon=":material/folder_zip:", on_click="ignore", key="download-zip",
@@ -97,8 +97,8 @@ def show_result(result: webapp.SeparationResult) -> None:
                                    key=f"download-{stem.name}", width="stretch")
             st.audio(stem.wav, format="audio/wav")
             st.image(stem.picture, width="stretch")
-    st.caption("Stems are 16-bit WAV at 44.1 kHz. For 32-bit float or FLAC, use "
-               "`musicsep separate --bits 32` on the command line.")
+    st.caption("Stems are 16-bit WAV at 44.1 kHz. For 32-bit float or FLAC, use the command line: "
+               "`musicsep separate --bits 32` or `--format flac`.")
 
 
 def main() -> None:
@@ -116,7 +116,8 @@ def main() -> None:
 
     uploaded = st.file_uploader("Drop a song or a video here", type=UPLOAD_TYPES, key="upload",
                                 help=limits)
-    st.caption(limits + " Your file is deleted from the server as soon as it is separated.")
+    st.caption(limits + " Nothing is kept on the server's disk: your song and its stems stay in memory "
+               "for this browser session only.")
 
     choices = webapp.method_choices()
     left, right = st.columns([3, 2])
@@ -152,7 +153,7 @@ def main() -> None:
             outcomes.pop(next(iter(outcomes)))
         st.rerun()  # draw the page from the stored outcome, exactly as any later rerun will
     if isinstance(outcome, str):
-        st.error(outcome, icon=":material/error:")
+        st.error(webapp.plain(outcome), icon=":material/error:")
 
 
 main()

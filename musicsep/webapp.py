@@ -119,6 +119,11 @@ def format_minutes(minutes: float) -> str:
     return f"{minutes:g} minute" + ("" if minutes == 1 else "s")
 
 
+def plain(text: str) -> str:
+    """``text`` escaped for Streamlit's markdown, so a file name like ``*a*_[b](c).wav`` shows as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~$])", r"\\\1", text)
+
+
 def upload_suffix(file_name: str) -> str:
     """The upload's extension, lower case, if it is a known audio/video one; else a :class:`UserError`."""
     suffix = Path(file_name or "").suffix.lower()

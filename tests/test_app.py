@@ -67,6 +67,7 @@ def test_names_never_come_from_the_upload_path():
     assert webapp.safe_name("My Song (live).mp3") == "My_Song_live"
     assert webapp.safe_name("../../etc/passwd") == "passwd"
     assert webapp.safe_name("...") == "song"
+    assert webapp.plain("a*b*_[c](d).wav") == r"a\*b\*\_\[c\]\(d\).wav"
     assert webapp.format_duration(83.4) == "1:23" and webapp.format_duration(3725) == "1:02:05"
 
 
@@ -211,12 +212,12 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     st.cache_resource.clear()
     at = app_test(monkeypatch)
     at.radio(key="method").set_value("bandpass").run()
-    at.file_uploader(key="upload").upload("tune.wav", wav_file(song), "audio/wav").run()
+    at.file_uploader(key="upload").upload("my *best* [tune].wav", wav_file(song), "audio/wav").run()
     assert not at.exception and not at.error
     at.button(key="separate").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(calls) == 1 and len(at.button) == 0  # the result replaces the Separate button
-    assert at.success and "tune.wav" in at.success[0].value
+    assert at.success and r"my \*best\* \[tune\].wav" in at.success[0].value  # shown as typed
     assert [m.label for m in at.metric] == ["Duration", "Sample rate", "Channels", "Time taken"]
     assert at.metric[0].value == "0:02" and at.metric[1].value == "44.1 kHz"
     assert len(at.get("audio")) == 4 and len(at.image) == 5
