@@ -13,7 +13,7 @@ from typing import Sequence
 
 from musicsep import SAMPLE_RATE, SOURCES, __version__
 from musicsep.errors import UserError
-from musicsep.separators.base import METHODS
+from musicsep.separators.base import METHODS, REFERENCE_METHODS
 
 OUTPUT_BITS = {"wav": {"16": "PCM_16", "24": "PCM_24", "32": "FLOAT"}, "flac": {"16": "PCM_16", "24": "PCM_24"}}
 DEFAULT_BITS = {"wav": "32", "flac": "24"}
@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"{' | '.join(METHODS)}; repeat for several (default: {default_method()})")
     _add_data_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="every method and the oracle on the same tracks: quality, speed, memory")
+    p.add_argument("--methods", nargs="+", metavar="M", help="labels from the comparison (default: all available)")
+    p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of SDR per stem and method")
+    p.add_argument("--timing-seconds", type=float, default=30.0,
+                   help="seconds of audio each method separates for the speed/memory figures (0: skip)")
+    _add_data_options(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("synth", help="generate synthetic songs with stems (MUSDB18-HQ layout)")
     p.add_argument("--out", required=True, help="root folder; songs go to OUT/<split>/<name>/")
@@ -159,6 +167,8 @@ def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: s
 def cmd_separate(args) -> int:
     from musicsep.separators.base import get_separator
 
+    if args.method not in METHODS:
+        raise UserError(f"unknown method {args.method!r}; choose from {', '.join(METHODS)}")
     fmt = args.format
     bits = args.bits or DEFAULT_BITS[fmt]
     if bits not in OUTPUT_BITS[fmt]:
@@ -201,15 +211,32 @@ def cmd_evaluate(args) -> int:
     from musicsep.evaluate import evaluate, write_report
 
     methods = args.methods or [default_method()]
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS and m not in REFERENCE_METHODS]
     if unknown:
-        raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+        raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join([*METHODS, *REFERENCE_METHODS])}")
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
     report = evaluate(methods, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from musicsep.compare import compare, plot
+    from musicsep.data.musdb import load_tracks
+    from musicsep.evaluate import write_report
+
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
+                     log=lambda m: print(m, file=sys.stderr))
+    print(report.table())
+    write_report(report, args.json, args.csv)
+    if args.plot:
+        plot(report, args.plot)
     return 0
 
 

@@ -133,46 +133,112 @@ def _rounded(d: dict[str, float]) -> dict[str, float | None]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's VmHWM belongs to the current program image; ``ru_maxrss`` would carry over the parent's
+    peak into a freshly spawned (fork + exec) worker.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _score_job(args):
-    references, estimates = args
-    return score_track(references, estimates)
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method under a label, with separator options: ``MethodSpec("nmf-supervised", "nmf", (("variant", "supervised"),))``."""
+
+    label: str
+    method: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, spec: "str | MethodSpec") -> "MethodSpec":
+        return spec if isinstance(spec, MethodSpec) else cls(spec, spec)
 
 
-def evaluate(methods: Sequence[str], tracks: Sequence[Track], jobs: int = 1,
-             options: dict[str, dict] | None = None, log=None) -> Report:
-    """Separate every track with every method and score it; ``jobs`` processes score in parallel."""
+_SEPARATORS: dict[MethodSpec, object] = {}
+
+
+def build_separator(spec: MethodSpec):
+    """One separator per spec and process (models load once)."""
+    if spec not in _SEPARATORS:
+        _SEPARATORS[spec] = get_separator(spec.method, **dict(spec.options))
+    return _SEPARATORS[spec]
+
+
+def run_separator(separator, mixture: np.ndarray, targets: dict[str, np.ndarray], rate: int) -> dict[str, np.ndarray]:
+    """Separate one track; oracle methods see the true stems and the whole track at once."""
+    if getattr(separator, "needs_references", False):
+        separator.references = targets
+        return separator.separate(mixture, rate)
+    return separate(separator, mixture, rate)
+
+
+def _track_job(spec: MethodSpec, mixture: np.ndarray, targets: dict[str, np.ndarray], rate: int):
+    separator = build_separator(spec)
+    start = time.perf_counter()
+    estimates = run_separator(separator, mixture, targets, rate)
+    wall = time.perf_counter() - start
+    return score_track(targets, estimates, rate), wall
+
+
+def _single_thread_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the processes share the cores; one thread each avoids oversubscription
+
+
+def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs: int = 1, log=None) -> Report:
+    """Separate every track with every method and score it; ``jobs`` processes work in parallel.
+
+    Timing here is the separation wall time; with ``jobs > 1`` the processes disturb each other
+    (``musicsep compare`` times each method alone in a fresh process).
+    """
     if not tracks:
         raise UserError("no tracks to evaluate")
-    options = options or {}
+    specs = [MethodSpec.of(m) for m in methods]
     report = Report(tracks=[t.name for t in tracks])
-    pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
+    walls = {s.label: 0.0 for s in specs}
+    seconds = 0.0
+    results: dict[tuple[str, str], object] = {}
+    pool = None
+    if jobs > 1:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_single_thread_worker)
     try:
-        for method in methods:
-            separator = get_separator(method, **options.get(method, {}))
-            seconds = wall = 0.0
-            pending = []
-            for track in tracks:
-                if getattr(separator, "needs_references", False):
-                    separator.references = track.targets  # oracle methods see the truth, by definition
-                mixture = track.mixture
-                start = time.perf_counter()
-                estimates = separate(separator, mixture, track.rate)
-                wall += time.perf_counter() - start
-                seconds += len(mixture) / track.rate
-                job = (track.targets, estimates)
-                track.unload()
-                pending.append((track.name, pool.submit(_score_job, job) if pool else _score_job(job)))
-                if log:
-                    log(f"{method}: separated {track.name}")
-            report.per_track[method] = {name: (r.result() if pool else r) for name, r in pending}
-            report.timing[method] = {"realtime_factor": seconds / max(wall, 1e-9), "peak_rss_mb": peak_rss_mb()}
+        for track in tracks:
+            mixture, targets = track.mixture, track.targets
+            seconds += len(mixture) / track.rate
+            for spec in specs:
+                if pool:
+                    results[spec.label, track.name] = pool.submit(_track_job, spec, mixture, targets, track.rate)
+                else:
+                    results[spec.label, track.name] = _track_job(spec, mixture, targets, track.rate)
+                    if log:
+                        log(f"{spec.label}: {track.name}")
+            track.unload()
+            if pool:  # bound what is in flight: finish this track's jobs before loading the next
+                for spec in specs:
+                    results[spec.label, track.name] = results[spec.label, track.name].result()
+                    if log:
+                        log(f"{spec.label}: {track.name}")
     finally:
         if pool:
             pool.shutdown()
+    for spec in specs:
+        report.per_track[spec.label] = {}
+        for track in tracks:
+            scores, wall = results[spec.label, track.name]
+            report.per_track[spec.label][track.name] = scores
+            walls[spec.label] += wall
+        report.timing[spec.label] = {"realtime_factor": seconds / max(walls[spec.label], 1e-9),
+                                     "peak_rss_mb": peak_rss_mb()}
     return report
 
 

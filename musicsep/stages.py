@@ -34,16 +34,15 @@ def stage_main(method: str, description: str, argv: Sequence[str] | None = None,
     args = parser.parse_args(argv)
     try:
         from musicsep.data.musdb import load_tracks
-        from musicsep.evaluate import Report, evaluate, write_report
+        from musicsep.evaluate import MethodSpec, evaluate, write_report
 
         tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
-        names = (getattr(args, "variant", None) or list(variants)) if variants else [method]
-        report = Report(tracks=[t.name for t in tracks])
-        for name in names:
-            options = {method: variants[name]} if variants else {}
-            part = evaluate([method], tracks, jobs=args.jobs, options=options)
-            report.per_track[name] = part.per_track[method]
-            report.timing[name] = part.timing[method]
+        if variants:
+            chosen = getattr(args, "variant", None) or list(variants)
+            specs = [MethodSpec(name, method, tuple(sorted(variants[name].items()))) for name in chosen]
+        else:
+            specs = [MethodSpec(method, method)]
+        report = evaluate(specs, tracks, jobs=args.jobs)
         print(report.table())
         write_report(report, args.json, args.csv)
         return 0
