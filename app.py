@@ -39,15 +39,24 @@ def work_lock() -> threading.Lock:
     return threading.Lock()
 
 
-def run_separation(data: bytes, file_name: str, method: str, two_stems: str | None,
+def check_method(method: str):
+    """The method's separator (loaded once per server), or None after a warning that it is unavailable."""
+    try:
+        return load_separator(method)
+    except UserError as exc:
+        message = f"{webapp.method_label(method)} is not available on this server: {exc}"
+    except Exception:
+        log.exception("loading method %s failed", method)
+        message = f"{webapp.method_label(method)} could not be loaded on this server (see its log)"
+    st.warning(webapp.plain(message) + ". Please choose another method.", icon=":material/warning:")
+    return None
+
+
+def run_separation(data: bytes, file_name: str, separator, method: str, two_stems: str | None,
                    limit_minutes: float) -> webapp.SeparationResult | str:
     """Separate with a progress bar; on any failure, a friendly message instead of a result."""
     bar = st.progress(0.0, text="Starting…")
     try:
-        try:
-            separator = load_separator(method)
-        except UserError as exc:
-            return f"{webapp.method_label(method)} is not available on this server: {exc}. Please choose another method."
         lock = work_lock()
         if not lock.acquire(blocking=False):
             bar.progress(0.0, text="Another song is being separated on this server; yours is next…")
@@ -127,6 +136,7 @@ def main() -> None:
     mode = right.radio("Stems", list(MODES), format_func=MODES.get, key="mode",
                        captions=[MODE_NOTES[m] for m in MODES])
     two_stems = "vocals" if mode == "vocals" else None
+    separator = check_method(method)  # loads the model on the first visit, so the first song waits less
 
     if uploaded is None:
         st.info("Drop a file above, pick a method, then press **Separate**.", icon=":material/music_note:")
@@ -146,9 +156,10 @@ def main() -> None:
         show_result(outcome)
         return
     slot = st.empty()
-    if slot.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate"):
+    if slot.button("Separate", type="primary", icon=":material/graphic_eq:", key="separate",
+                   disabled=separator is None):
         slot.empty()  # no second click while it works
-        outcomes[key] = run_separation(data, uploaded.name, method, two_stems, limit_minutes)
+        outcomes[key] = run_separation(data, uploaded.name, separator, method, two_stems, limit_minutes)
         while len(outcomes) > RESULTS_KEPT:  # forget the oldest
             outcomes.pop(next(iter(outcomes)))
         st.rerun()  # draw the page from the stored outcome, exactly as any later rerun will

@@ -292,8 +292,12 @@ def separate_upload(data: bytes, file_name: str, separator: Separator, method: s
     duration = len(mixture) / SAMPLE_RATE
     report(0.05, "Separating…")
     start = time.perf_counter()
-    stems = separate(separator, mixture, SAMPLE_RATE,
-                     progress=lambda f: report(0.05 + 0.85 * f, f"Separating… {f:.0%}"))
+    try:
+        stems = separate(separator, mixture, SAMPLE_RATE,
+                         progress=lambda f: report(0.05 + 0.85 * f, f"Separating… {f:.0%}"))
+    except UserError as exc:  # the input was fine by now: this is about the method (e.g. an untrained model)
+        raise UserError(f"{method_label(method)} could not separate this song: {exc}. "
+                        "Please choose another method.") from None
     seconds_taken = time.perf_counter() - start
     stems = combine_stems(stems, two_stems)
     out: list[Stem] = []

@@ -114,6 +114,17 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
     assert rate == SAMPLE_RATE and vocals.shape == (len(mono_22k) * 2, 2)
 
 
+def test_method_failure_names_the_method(song):
+    class Untrained:
+        sources = SOURCES
+
+        def separate(self, mixture, sample_rate):
+            raise UserError("model file not found")
+
+    with pytest.raises(UserError, match=r"^Frequency bands .* could not separate this song: model file not found"):
+        webapp.separate_upload(wav_file(song), "a.wav", Untrained(), "bandpass")
+
+
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 def test_separate_upload_video_uses_its_sound_track(tmp_path, song, bandpass):
     sf.write(tmp_path / "sound.wav", song, SAMPLE_RATE)
@@ -233,6 +244,30 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     at.radio(key="mode").set_value("all").run()  # ...and going back reuses the first one
     assert len(calls) == 2 and len(at.get("audio")) == 4
     assert loads == ["bandpass"]  # the separator was built once, then shared (st.cache_resource)
+
+
+def test_unavailable_method_is_a_warning(monkeypatch, song):
+    import streamlit as st
+
+    from musicsep.separators import base
+
+    real_get = base.get_separator
+
+    def get_separator(name):
+        if name == "broken":
+            raise UserError("model file not found; train it first")
+        return real_get(name)
+
+    monkeypatch.setitem(base.METHODS, "broken", "nowhere:Nothing")
+    monkeypatch.setattr(base, "get_separator", get_separator)
+    st.cache_resource.clear()
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("broken").run()
+    assert not at.exception and "model file not found" in at.warning[0].value
+    at.file_uploader(key="upload").upload("a.wav", wav_file(song), "audio/wav").run()
+    assert at.button(key="separate").disabled
+    at.radio(key="method").set_value("bandpass").run()
+    assert not at.warning and not at.button(key="separate").disabled
 
 
 def test_corrupt_upload_is_a_friendly_error(monkeypatch):
