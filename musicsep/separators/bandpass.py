@@ -40,10 +40,10 @@ def _envelope(x: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
 
 @dataclass
 class BandpassSeparator:
-    bass_cutoff: float = 150.0
+    bass_cutoff: float = 200.0
     vocals_low: float = 300.0
-    vocals_high: float = 4000.0
-    drums_cutoff: float = 6000.0
+    vocals_high: float = 2000.0
+    drums_cutoff: float = 4000.0
     transient_strength: float = 1.0
     order: int = 4
     sources: tuple[str, ...] = SOURCES
