@@ -100,7 +100,7 @@ def test_stems_enter_and_leave(dataset):
     # and across a few more (short) songs each stem does both
     from musicsep.data.synth.render import render_song
 
-    for seed in range(6):
+    for seed in range(12):
         if all(on_and_off.values()):
             break
         audio, _ = render_song(track_seed(0, "train", 100 + seed), "train", 8.0)

@@ -35,7 +35,7 @@ def _root_pitch(pc: int, low: int) -> int:
 
 
 def make_bass(plan: SongPlan, rng: np.random.Generator, kick_times: list[float]) -> Part:
-    synth = rng.random() < (0.55 if plan.style in ("electronic", "hiphop") else 0.25)
+    synth = rng.random() < (0.7 if plan.style in ("electronic", "hiphop") else 0.33)
     if synth:
         preset = pick(rng, SYNTH_BASSES, HOLDOUT_SYNTH, plan.split)
         part = Part("bass", engine="subtractive", params={"preset": preset,

@@ -64,7 +64,8 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
 
     Files are 44.1 kHz stereo 16-bit wav; ``mixture.wav`` is exactly the sum
     drums + bass + other + vocals of the samples as read back (float32 or float64, any order). Existing complete tracks are kept (resume).
-    The same (seed, split, index) always gives the same bytes. Returns the track folders.
+    The same (seed, split, index) always gives the same bytes (each song is rendered in a fresh
+    worker process). Returns the track folders.
     """
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
@@ -78,18 +79,15 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
         except ImportError:  # pragma: no cover
             bar = None
     results: list[Path] = []
-    if jobs <= 1:
-        for w in work:
-            results.append(Path(_make_track(w)))
+    # one fresh process per song: the eSpeak engine inside Praat keeps hidden global state from one
+    # utterance to the next, so a song is only reproducible when it starts from a fresh process
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, int(jobs)), mp_context=ctx, initializer=_worker_init,
+                             max_tasks_per_child=1) as ex:
+        for r in ex.map(_make_track, work, chunksize=1):
+            results.append(Path(r))
             if bar:
                 bar.update(1)
-    else:
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as ex:
-            for r in ex.map(_make_track, work, chunksize=1):
-                results.append(Path(r))
-                if bar:
-                    bar.update(1)
     if bar:
         bar.close()
     return results

@@ -7,7 +7,7 @@ import numpy as np
 from .bass import make_bass
 from .drums import make_drums
 from .events import Part
-from .fluid import get_renderer
+from .fluid import get_renderer, new_renderer
 from .mix import mix_stems, pan_stereo, part_fx
 from .other import make_other
 from .song import make_plan
@@ -52,6 +52,7 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
 def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.ndarray], dict]:
     """All five signals (float32 ``(n, 2)``: drums, bass, other, vocals, mixture) and metadata."""
     rng = np.random.default_rng(seed)
+    new_renderer()
     plan = make_plan(rng, seconds, seed, split)
     n = plan.n_samples
     stems = {}

@@ -18,6 +18,7 @@ from .song import SongPlan, step_time
 from .voice_dsp import sing
 
 CTRL = 0.002  # control frame, seconds
+PRAAT_SHARE = 0.4  # share of songs sung by the Praat/eSpeak engine
 
 # vowels: F1, F2, F3 (adult male); F4, F5 are set per singer
 VOWELS = {
@@ -45,9 +46,9 @@ CONS = {
     "l": ("liquid", 0, 0, 0.0, True, (360, 1050, 2800)), "r": ("liquid", 0, 0, 0.0, True, (420, 1100, 1600)),
     "w": ("liquid", 0, 0, 0.0, True, (300, 700, 2200)), "y": ("liquid", 0, 0, 0.0, True, (280, 2200, 3000)),
 }
-ONSETS = ["", "", "s", "t", "d", "k", "m", "n", "l", "r", "w", "b", "h", "f", "sh", "g", "p", "y", "v", "th",
-          "ch", "z", "st", "sl", "tr", "br", "fl", "kr", "gr", "sp"]
-CODAS = ["", "", "", "", "n", "t", "s", "d", "m", "l", "k", "ng", "r", "z", "st", "ts"]
+ONSETS = ["", "", "", "", "s", "t", "d", "k", "m", "m", "n", "n", "l", "l", "r", "w", "w", "b", "h", "f", "sh", "g",
+          "p", "y", "v", "th", "ch", "z", "st", "sl", "tr", "br", "fl", "kr", "gr", "sp"]
+CODAS = ["", "", "", "", "", "", "", "n", "n", "t", "s", "d", "m", "l", "k", "ng", "r", "z", "st", "ts"]
 
 
 def _split_cluster(c: str) -> list[str]:
@@ -78,6 +79,9 @@ class Singer:
     glide: float
     drift: float
     hf: float
+    jitter: float
+    bw_scale: float
+    shimmer: float
 
 
 def make_singer(rng: np.random.Generator, female: bool) -> Singer:
@@ -93,7 +97,8 @@ def make_singer(rng: np.random.Generator, female: bool) -> Singer:
                   breath=float(rng.uniform(0.02, 0.25)), vib_rate=float(rng.uniform(4.8, 6.6)),
                   vib_depth=float(rng.uniform(0.15, 0.75)), vib_delay=float(rng.uniform(0.1, 0.35)),
                   glide=float(rng.uniform(0.02, 0.08)), drift=float(rng.uniform(0.05, 0.2)),
-                  hf=float(rng.uniform(0.03, 0.12)))
+                  hf=float(rng.uniform(0.03, 0.12)), jitter=float(rng.uniform(0.03, 0.12)),
+                  bw_scale=float(rng.uniform(0.7, 1.5)), shimmer=float(rng.uniform(0.03, 0.12)))
 
 
 def make_syllable(rng: np.random.Generator) -> tuple[list[str], str, list[str]]:
@@ -273,6 +278,10 @@ def render_voice(notes: list[tuple], singer: Singer, n_samples: int, rng: np.ran
     drift = smooth(drift - smooth(drift, 0.5), 0.05)
     drift = drift / (np.abs(drift).max() + 1e-9) * singer.drift
     semis = semis + drift
+    # jitter: fast, small random pitch wobble (a few cents), like a real larynx
+    jit = rng.standard_normal(nf)
+    jit = smooth(jit, 0.006)
+    semis = semis + jit / (jit.std() + 1e-9) * singer.jitter
     # per-sample controls
     ts = np.arange(n_samples) / sr / CTRL
     idx = np.arange(nf)
@@ -289,11 +298,14 @@ def render_voice(notes: list[tuple], singer: Singer, n_samples: int, rng: np.ran
     formants[:, 0] = np.maximum(formants[:, 0], f0 * 1.05)
     formants[:, 1] = np.maximum(formants[:, 1], formants[:, 0] + 200)
     formants[:, 2] = np.maximum(formants[:, 2], formants[:, 1] + 300)
-    bws[:, 0] = 80 + 120 * nas
-    bws[:, 1] = 100 + 150 * nas
-    bws[:, 2] = 150
-    bws[:, 3] = 250
-    bws[:, 4] = 300
+    bws[:, 0] = 80 * singer.bw_scale + 120 * nas
+    bws[:, 1] = 100 * singer.bw_scale + 150 * nas
+    bws[:, 2] = 150 * singer.bw_scale
+    bws[:, 3] = 250 * singer.bw_scale
+    bws[:, 4] = 300 * singer.bw_scale
+    # shimmer: fast amplitude wobble
+    shim = smooth(rng.standard_normal(nf), 0.008)
+    av = av * (1 + singer.shimmer * shim / (shim.std() + 1e-9))
     y = sing(f0, up(av) * (1 - 0.6 * nas), up(ah), up(af), formants, bws, up(fc), up(fbw),
              singer.oq, singer.tilt, singer.hf, float(sr), int(rng.integers(1, 2**30)))
     return y
@@ -348,14 +360,26 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     n = plan.n_samples
     if not notes:
         return []
-    layers = [{"audio": render_voice(notes, singer, n, rng), "pan": float(rng.uniform(-0.05, 0.05)),
+    # two singing engines for variety: our source-filter singer, or Praat/eSpeak words made to sing
+    praat = bool(rng.random() < PRAAT_SHARE)
+
+    def voice(nts, sg, fem, jitter=0.0):
+        if praat:
+            from .praat_voice import render_praat_voice
+
+            if jitter:
+                nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
+            return render_praat_voice(nts, sg, fem, n, rng, plan.split)
+        return render_voice(nts, sg, n, rng, time_jitter=jitter)
+
+    layers = [{"audio": voice(notes, singer, female), "pan": float(rng.uniform(-0.05, 0.05)),
                "gain_db": 0.0, "role": "lead"}]
     r = rng.random()
     if r < 0.3:  # double-tracked lead
         s2 = make_singer(rng, female)
         s2.low, s2.high = singer.low, singer.high
         s2.fscale = singer.fscale * float(rng.uniform(0.97, 1.03))
-        y2 = render_voice(notes, s2, n, rng, time_jitter=0.012)
+        y2 = voice(notes, s2, female, 0.012)
         side = float(rng.choice([-1, 1]))
         layers[0]["pan"] = -0.3 * side
         layers.append({"audio": y2, "pan": 0.3 * side, "gain_db": -2.0, "role": "double"})
@@ -373,8 +397,9 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
                 q -= 12
             harm.append((t, dur, q, syl, ps))
         if harm:
-            hs = make_singer(rng, bool(rng.random() < 0.5) if rng.random() < 0.3 else female)
-            y2 = render_voice(harm, hs, n, rng, time_jitter=0.01)
+            hfem = bool(rng.random() < 0.5) if rng.random() < 0.3 else female
+            hs = make_singer(rng, hfem)
+            y2 = voice(harm, hs, hfem, 0.01)
             layers.append({"audio": y2, "pan": float(rng.uniform(-0.5, 0.5)), "gain_db": float(rng.uniform(-9, -4)),
                            "role": "harmony"})
     return layers

@@ -75,5 +75,5 @@ def sing(f0, av, ah, af, formants, bandwidths, fc, fbw, oq, tilt, hf, sr, seed):
         # higher poles of the tract: a high-passed copy of the source keeps harmonics above 5 kHz
         hs_y = 0.6 * (hs_y + src - hs_prev)
         hs_prev = src
-        out[i] = x + hf * hs_y + af[i] * fy * 1.2
+        out[i] = x + hf * hs_y + af[i] * fy * 0.7
     return out
