@@ -71,8 +71,11 @@ def separate_stream(separator: Separator, blocks: Iterable[np.ndarray], sample_r
         data = np.concatenate(buffered, axis=0)
         final = exhausted and len(data) <= chunk
         x = data if final else data[:chunk]
-        out = separator.separate(np.ascontiguousarray(x), sample_rate)
-        out = {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+        if x.any():
+            out = separator.separate(np.ascontiguousarray(x), sample_rate)
+            out = {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+        else:  # digital silence in, silence out: long silent stretches cost nothing
+            out = {k: np.zeros_like(x) for k in separator.sources}
         if carry is not None:  # cross-fade with the previous chunk: the ramps sum to one
             for k in out:
                 out[k][:overlap] = out[k][:overlap] * fade_in[:, None] + carry[k]
