@@ -106,8 +106,8 @@ def show_result(result: webapp.SeparationResult) -> None:
                                    key=f"download-{stem.name}", width="stretch")
             st.audio(stem.wav, format="audio/wav")
             st.image(stem.picture, width="stretch")
-    st.caption("Stems are 16-bit WAV at 44.1 kHz. For 32-bit float or FLAC, use the command line: "
-               "`musicsep separate --bits 32` or `--format flac`.")
+    st.caption("Stems are 16-bit WAV at 44.1 kHz. The command line, `musicsep separate`, "
+               "also writes 32-bit float WAV and FLAC.")
 
 
 def main() -> None:
