@@ -25,13 +25,13 @@ def main() -> None:
     ap.add_argument("--split", default="train")
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--out", type=Path, default=Path("docs/synth_stems.png"))
-    ap.add_argument("--dpi", type=int, default=60)
+    ap.add_argument("--dpi", type=int, default=50)
     args = ap.parse_args()
     import librosa
 
     audio, meta = render_song(track_seed(args.seed, args.split, args.index), args.split, args.seconds)
     names = ["mixture", "drums", "bass", "other", "vocals"]
-    fig, axes = plt.subplots(len(names), 1, figsize=(12, 13), sharex=True)
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 11), sharex=True)
     for ax, name in zip(axes, names):
         y = audio[name].mean(axis=1)
         S = librosa.amplitude_to_db(np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) + 1e-9, ref=float(np.abs(audio["mixture"]).max()) * 200)

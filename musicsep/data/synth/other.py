@@ -156,7 +156,8 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
     sections = [sec.start_bar for sec in plan.sections]
     for k, role in enumerate(roles):
         # each part sits out some sections (arrangement), but never all
-        active = {s: bool(rng.random() < (0.85 if role in ("chords", "power") else 0.6)) for s in sections}
+        # the first part carries the harmony wherever the stem plays; the others come and go
+        active = {s: bool(k == 0 or rng.random() < (0.85 if role in ("chords", "power") else 0.6)) for s in sections}
         if not any(active.values()):
             active[sections[0]] = True
         params = {"sections": active}
