@@ -21,7 +21,7 @@ from musicsep.data.synth.render import render_song  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--index", type=int, default=3)
+    ap.add_argument("--index", type=int, default=9)
     ap.add_argument("--split", default="train")
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--out", type=Path, default=Path("docs/synth_stems.png"))
