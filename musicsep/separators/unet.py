@@ -3,41 +3,47 @@
 Signal path (shapes for one clip; ``F`` = 2049 bins, ``T`` = frames, STFT 4096 / 1024, Hann)::
 
     mixture (samples, 2) --stft--> X (2, F, T) complex --|.|--> |X|
-    |X|[:, :max_bin] --log1p, per-bin affine--> (1, 2, Fm, T)          Fm = max_bin = 1504 (16.2 kHz)
-      --patch conv 2x2/2--> encoder: [residual block -> strided 2x2 conv] x levels -> bottleneck
-      --> decoder: [transposed 2x2 conv -> + attention-gated skip -> residual block] x levels
-      --transposed 2x2 conv (+ a 1x1 path from the input features)--> logits (1, 4, 2, Fm, T)
+    |X|[:, :max_bin] --log1p, per-bin affine--> (1, 2, 1536, T)       max_bin = 1536 bins = 16.5 kHz
+      --patch conv 4x2 / stride 4x2--> (1, 12, 384, T/2)
+      --encoder: [residual block -> strided 2x2 conv] x 4 --> bottleneck (2 residual blocks, 64 ch)
+      --decoder: [transposed 2x2 conv -> + attention-gated skip -> residual block] x 4
+      --transposed 4x2 conv (+ a 1x1 path from the input features)--> logits (1, 4, 2, 1536, T)
       --softmax over the 4 sources--> masks; bins above max_bin get each frame's mean mask
-      of the top 64 modelled bins
+      over the top 64 modelled bins
     masks * |X| = magnitude estimates --multichannel Wiener filter (mixture phase)--> stems
+
+Widths (12, 24, 32, 48, 64) channels per level: about 0.4 M parameters, a 1.6 MB checkpoint.
 
 Choices, and why:
 
 - **STFT 4096 / 1024** rather than 2048 / 512: a quarter of the spectrogram pixels for the same
   audio, so four times the speed at a given width; 10.8 Hz bins still resolve bass harmonics, and
   the oracle ideal ratio mask at this size scores 9 dB on the real MUSDB excerpt (FINDINGS.md).
-- **Bins up to 16.2 kHz** (1504 = 47 x 32, so four halvings divide it): above that there is little
-  energy and almost no SDR at stake; those bins copy the mean mask of the top of the modelled band.
-- **log1p of the magnitude, then a learned per-bin scale and offset** (initialised from training
-  statistics, as in Open-Unmix): compresses the huge dynamic range, keeps silence at zero, and puts
-  every frequency on a comparable footing for the first convolution.
-- **A 2x2 patch convolution first, no 3x3 convolution at full resolution**: full-resolution layers
-  are memory-bound on a CPU (a 3x3, 8-channel conv over a 30 s spectrogram costs 250 ms here, more
-  than the whole model budget). Frequency detail comes back through the transposed 2x2 output
-  convolution plus a 1x1 path straight from the full-resolution input features.
-- **Residual blocks** (3x3 conv, BN, ReLU, 3x3 conv, BN, + input, ReLU) at every level; channel
-  widths grow by less than 2x per level, so the deep, cheap levels do not dominate the size.
+- **Bins up to 16.5 kHz** (1536 = 24 x 64, so the patch and four halvings divide it): above that
+  there is little energy and almost no SDR at stake; those bins copy the mean mask of the top of
+  the modelled band.
+- **log1p of the magnitude, then a learned per-bin offset and scale** (initialised from training
+  statistics, as in Open-Unmix): compresses the dynamic range, keeps silence at zero, and puts
+  every frequency on a comparable footing for the first convolution. Loudness robustness comes
+  from the random-gain augmentation rather than from normalising each input.
+- **A 4x2 (frequency x time) patch convolution first, no 3x3 convolution at full resolution**:
+  full-resolution layers are memory-bound on a CPU (a 3x3, 8-channel conv over a 30 s
+  spectrogram costs 250 ms here, more than the whole model budget of the 40x-real-time target).
+  Per-bin detail comes back through the transposed 4x2 output convolution (each of the 8
+  positions of a patch has its own weights) plus a 1x1 path straight from the input features.
+- **Residual blocks** (3x3 conv, BN, ReLU, 3x3 conv, BN, + input, ReLU) at every level; widths
+  grow by less than 2x per level, so no level dominates the cost.
 - **Attention gates** (Oktay et al., 2018) on the skips: the upsampled decoder features decide,
   per pixel, how much of the encoder's skip to let through; the gated skip is *added* to the
   decoder path (cheaper than concatenation at high resolution).
 - **Softmax over sources**: the four masks are in [0, 1] and sum to one, so stems sum to the
-  mixture before the Wiener filter, which keeps that property.
-- **Wiener filter** (:func:`musicsep.spectral.wiener`, initialised with the model's masks):
-  the number of iterations used by default is the one that scored best on the validation split
-  during training, stored in the checkpoint (0 = raw masks).
+  mixture; the Wiener filter keeps that property.
+- **Wiener filter** (:func:`musicsep.spectral.wiener`, initialised with the model's masks, i.e.
+  ``power=1``): the number of iterations used by default is the one that scored best on the
+  validation split at the end of training, stored in the checkpoint (0 = raw masks).
 
-BatchNorm is folded into the convolutions when a model is loaded for inference (:meth:`UNet.fuse`),
-and inference runs in channels-last memory layout, which is several times faster on a CPU.
+For inference BatchNorm is folded into the convolutions (:meth:`UNet.fuse`) and convolutions run
+in channels-last memory layout, which oneDNN runs several times faster on a CPU.
 """
 
 from __future__ import annotations
@@ -63,8 +69,9 @@ EXTEND_BINS = 64  # bins above max_bin take the mean mask of this many top model
 DEFAULT_CONFIG: dict[str, Any] = {
     "n_fft": 4096,
     "hop_length": 1024,
-    "max_bin": 1504,
-    "channels": [16, 32, 48, 64, 96],
+    "max_bin": 1536,
+    "channels": [12, 24, 32, 48, 64],
+    "patch": [4, 2],
     "in_channels": 2,
     "sources": list(SOURCES),
 }
@@ -79,13 +86,14 @@ def _bn(channels: int) -> nn.BatchNorm2d:
 class ConvBN(nn.Module):
     """Convolution (or transposed convolution) followed by BatchNorm; foldable into one conv."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, transposed: bool = False):
+    def __init__(self, cin: int, cout: int, kernel: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+                 transposed: bool = False):
         super().__init__()
         if transposed:
             self.conv = nn.ConvTranspose2d(cin, cout, kernel, stride=stride, bias=False)
         else:
-            self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2 if stride == 1 else 0,
-                                  bias=False)
+            padding = (kernel - 1) // 2 if stride == 1 and isinstance(kernel, int) else 0
+            self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn: nn.Module = _bn(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +127,7 @@ class ResBlock(nn.Module):
         self.b = ConvBN(channels, channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.b(F.relu(self.a(x))))
+        return F.relu(x + self.b(F.relu(self.a(x), inplace=True)), inplace=True)
 
 
 class AttentionGate(nn.Module):
@@ -143,23 +151,25 @@ class AttentionGate(nn.Module):
 class UNet(nn.Module):
     """Mixture magnitude ``(B, C, F, T)`` (all STFT bins) -> masks ``(B, S, C, F, T)`` summing to 1 over S."""
 
-    def __init__(self, n_fft: int = 4096, hop_length: int = 1024, max_bin: int = 1504,
-                 channels: list[int] | tuple[int, ...] = (16, 32, 48, 64, 96), in_channels: int = 2,
-                 sources: list[str] | tuple[str, ...] = SOURCES):
+    def __init__(self, n_fft: int = 4096, hop_length: int = 1024, max_bin: int = 1536,
+                 channels: list[int] | tuple[int, ...] = (12, 24, 32, 48, 64), patch: list[int] | tuple[int, int] = (4, 2),
+                 in_channels: int = 2, sources: list[str] | tuple[str, ...] = SOURCES):
         super().__init__()
         channels = [int(c) for c in channels]
         self.n_fft, self.hop_length, self.max_bin = int(n_fft), int(hop_length), int(max_bin)
         self.in_channels, self.sources = int(in_channels), list(sources)
         self.channels = channels
+        self.channels_last = True  # NHWC convolutions: several times faster on CPU (oneDNN)
+        self.patch_size = (int(patch[0]), int(patch[1]))
         self.depth = len(channels) - 1
-        self.factor = 2 ** (self.depth + 1)  # the patch conv halves once more
-        if self.max_bin > n_fft // 2 + 1 or self.max_bin % self.factor:
-            raise ValueError(f"max_bin must be a multiple of {self.factor} and at most {n_fft // 2 + 1}")
+        f_factor, self.factor = self.patch_size[0] * 2 ** self.depth, self.patch_size[1] * 2 ** self.depth
+        if self.max_bin > n_fft // 2 + 1 or self.max_bin % f_factor or self.max_bin < EXTEND_BINS:
+            raise ValueError(f"max_bin must be a multiple of {f_factor} and at most {n_fft // 2 + 1}")
         n_out = len(self.sources) * in_channels
 
         self.input_mean = nn.Parameter(torch.zeros(self.max_bin))
         self.input_scale = nn.Parameter(torch.ones(self.max_bin))
-        self.patch = ConvBN(in_channels, channels[0], 2, stride=2)
+        self.patch = ConvBN(in_channels, channels[0], self.patch_size, stride=self.patch_size)
         self.enc = nn.ModuleList(ResBlock(c) for c in channels[:-1])
         self.down = nn.ModuleList(ConvBN(channels[i], channels[i + 1], 2, stride=2) for i in range(self.depth))
         self.bottleneck = nn.Sequential(ResBlock(channels[-1]), ResBlock(channels[-1]))
@@ -167,12 +177,12 @@ class UNet(nn.Module):
                                 for i in range(self.depth))
         self.gates = nn.ModuleList(AttentionGate(c) for c in channels[:-1])
         self.dec = nn.ModuleList(ResBlock(c) for c in channels[:-1])
-        self.head = nn.ConvTranspose2d(channels[0], n_out, 2, stride=2)
+        self.head = nn.ConvTranspose2d(channels[0], n_out, self.patch_size, stride=self.patch_size)
         self.direct = nn.Conv2d(in_channels, n_out, 1)  # full-resolution path from the input features
 
     def config(self) -> dict[str, Any]:
         return {"n_fft": self.n_fft, "hop_length": self.hop_length, "max_bin": self.max_bin,
-                "channels": list(self.channels), "in_channels": self.in_channels, "sources": list(self.sources)}
+                "channels": list(self.channels), "patch": list(self.patch_size), "in_channels": self.in_channels, "sources": list(self.sources)}
 
     def features(self, mag: torch.Tensor) -> torch.Tensor:
         """``(B, C, F, T)`` magnitudes -> normalised log features ``(B, C, max_bin, T)``."""
@@ -185,17 +195,17 @@ class UNet(nn.Module):
         pad = (-frames) % self.factor
         if pad:
             x = F.pad(x, (0, pad))
-        if not self.training:
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        h = F.relu(self.patch(x))
+        h = F.relu(self.patch(x), inplace=True)
         skips = []
         for enc, down in zip(self.enc, self.down):
             h = enc(h)
             skips.append(h)
-            h = F.relu(down(h))
+            h = F.relu(down(h), inplace=True)
         h = self.bottleneck(h)
         for i in reversed(range(self.depth)):
-            h = F.relu(self.up[i](h))
+            h = F.relu(self.up[i](h), inplace=True)
             h = self.dec[i](h + self.gates[i](skips[i], h))
         logits = self.head(h) + self.direct(x)  # (B, S*C, max_bin, T + pad)
         logits = logits[..., :frames].reshape(b, len(self.sources), c, self.max_bin, frames)
@@ -224,6 +234,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
+    if isinstance(value, str):  # str subclasses (torch.__version__ is one) are not loadable
+        return str(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, torch.Tensor):
@@ -302,16 +314,14 @@ class UNetSeparator:
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  wiener_iterations: int | None = None, model: UNet | None = None):
-        if model is not None:
-            self.model, self.checkpoint = model.eval(), {}
-        else:
-            path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
-            self.model, self.checkpoint = load_model(path, device)
-        if device == "cuda" and not torch.cuda.is_available():
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise UserError("device cuda asked for, but torch sees no CUDA GPU")
         self.device = torch.device(device)
-        self.model.to(self.device)
-        if self.device.type == "cpu":
+        if model is not None:  # a live model (training's validation): used as is, never fused
+            self.model, self.checkpoint = model, {}
+        else:
+            path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
+            self.model, self.checkpoint = load_model(path, self.device)
             self.model.fuse()
         if wiener_iterations is None:
             wiener_iterations = int(self.checkpoint.get("wiener_iterations", 0))
@@ -324,6 +334,7 @@ class UNetSeparator:
     @torch.inference_mode()
     def masks(self, mix_spec: np.ndarray) -> np.ndarray:
         """``(channels, bins, frames)`` complex -> masks ``(sources, channels, bins, frames)`` float32."""
+        self.model.eval()
         mag = torch.from_numpy(np.abs(mix_spec)).to(self.device)[None]
         return self.model(mag)[0].float().cpu().numpy()
 

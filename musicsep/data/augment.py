@@ -1,0 +1,131 @@
+"""Training augmentations, in the manner of Demucs and Open-Unmix: small pieces that compose.
+
+Every piece takes and returns ``(mixture, stems)`` torch tensors, ``stems`` of shape
+``(batch, sources, channels, samples)`` and ``mixture`` ``(batch, channels, samples)``. Each changes
+the stems and rebuilds the mixture as their sum, so ``mixture == stems.sum(1)`` holds after every
+piece (the invariant the tests check). Randomness comes from a ``torch.Generator`` passed in, so a
+run is reproducible from its seed.
+
+- :class:`Shift` — crop a random window (time shift) out of slightly longer excerpts, by
+  ``max_shift`` samples at most; the same offset for all stems of an example (keeps them aligned).
+- :class:`FlipChannels` — swap left and right, independently per stem (Demucs).
+- :class:`FlipSign` — multiply each stem by +-1, independently (Demucs).
+- :class:`Scale` — random gain per stem, uniform in ``[low, high]`` (Open-Unmix).
+- :class:`Remix` — shuffle each source across the batch, so stems from different songs meet (Demucs).
+- :class:`Compose` — apply pieces in order.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+def mix(stems: torch.Tensor) -> torch.Tensor:
+    """``(batch, sources, channels, samples)`` -> the mixture ``(batch, channels, samples)``."""
+    return stems.sum(dim=1)
+
+
+class Augmentation:
+    """Base class: subclasses implement :meth:`stems`; ``__call__`` rebuilds the mixture."""
+
+    def stems(self, stems: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, mixture: torch.Tensor, stems: torch.Tensor,
+                 generator: torch.Generator | None = None) -> Pair:
+        stems = self.stems(stems, generator)
+        return mix(stems), stems
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+def _rand(shape: Sequence[int], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    return torch.rand(tuple(shape), generator=generator).to(like.device)
+
+
+class Shift(Augmentation):
+    """Random crop of ``samples - max_shift`` samples (the input is ``max_shift`` longer than needed)."""
+
+    def __init__(self, max_shift: int):
+        self.max_shift = int(max_shift)
+
+    def stems(self, stems, generator=None):
+        if self.max_shift <= 0:
+            return stems
+        length = stems.shape[-1] - self.max_shift
+        offsets = torch.randint(0, self.max_shift + 1, (stems.shape[0],), generator=generator).tolist()
+        return torch.stack([s[..., o:o + length] for s, o in zip(stems, offsets)])
+
+
+class FlipChannels(Augmentation):
+    """Swap the two channels of each stem with probability ``proba`` (stereo only)."""
+
+    def __init__(self, proba: float = 0.5):
+        self.proba = float(proba)
+
+    def stems(self, stems, generator=None):
+        if stems.shape[2] != 2:
+            return stems
+        flip = (_rand(stems.shape[:2], generator, stems) < self.proba)[..., None, None]
+        return torch.where(flip, stems.flip(2), stems)
+
+
+class FlipSign(Augmentation):
+    """Negate each stem with probability ``proba``."""
+
+    def __init__(self, proba: float = 0.5):
+        self.proba = float(proba)
+
+    def stems(self, stems, generator=None):
+        sign = torch.where(_rand(stems.shape[:2], generator, stems) < self.proba, -1.0, 1.0)
+        return stems * sign[..., None, None].to(stems.dtype)
+
+
+class Scale(Augmentation):
+    """Multiply each stem by a gain drawn uniformly from ``[low, high]``."""
+
+    def __init__(self, low: float = 0.25, high: float = 1.25):
+        self.low, self.high = float(low), float(high)
+
+    def stems(self, stems, generator=None):
+        gain = self.low + (self.high - self.low) * _rand(stems.shape[:2], generator, stems)
+        return stems * gain[..., None, None].to(stems.dtype)
+
+
+class Remix(Augmentation):
+    """With probability ``proba`` per batch, give each source its own permutation of the batch."""
+
+    def __init__(self, proba: float = 1.0):
+        self.proba = float(proba)
+
+    def stems(self, stems, generator=None):
+        batch, sources = stems.shape[:2]
+        if batch < 2 or float(torch.rand((), generator=generator)) >= self.proba:
+            return stems
+        out = torch.empty_like(stems)
+        for j in range(sources):
+            out[:, j] = stems[torch.randperm(batch, generator=generator).to(stems.device), j]
+        return out
+
+
+class Compose(Augmentation):
+    """Apply ``pieces`` in order."""
+
+    def __init__(self, pieces: Sequence[Augmentation]):
+        self.pieces = list(pieces)
+
+    def stems(self, stems, generator=None):
+        for piece in self.pieces:
+            stems = piece.stems(stems, generator)
+        return stems
+
+
+def default_augmentation(max_shift: int, remix_proba: float = 0.5) -> Compose:
+    """The training default: shift, channel flip, sign flip, gain in [0.25, 1.25], remix."""
+    return Compose([Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), Scale(0.25, 1.25), Remix(remix_proba)])

@@ -1,0 +1,448 @@
+"""Training the Stage 4 U-Net (:mod:`musicsep.separators.unet`).
+
+Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder in the same layout
+(``--synthetic DIR`` = ``--root DIR --is-wav``), read through the ``musdb`` package and held in
+memory as float32 ``(sources, samples, channels)`` arrays. Validation tracks are held out of that
+same training folder: MUSDB18's official validation list when the root is MUSDB18, otherwise a
+fixed ``--val-fraction`` of the tracks picked by a hash of their names. Test data (MUSDB18 ``test``,
+the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
+
+Each step draws random excerpts (``--seq-seconds`` plus a little slack for :class:`Shift`) and
+applies the augmentations of :mod:`musicsep.data.augment` (shift, channel swap, sign flip, gain,
+remix across songs), which keep mixture == sum of stems.
+
+Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
+
+    mse = mean((|S| - M * |X|)^2) / mean(|X|^2)        (normalised by the mixture's power, so loud
+                                                          and quiet excerpts weigh alike)
+    sc  = ||  |S| - M * |X|  ||_F / || |S| ||_F          (spectral convergence, all four sources)
+    loss = mse_weight * mse + sc_weight * sc
+
+An "epoch" is ``--samples-per-track`` excerpts per training track. After each epoch the model is
+scored on the validation excerpts with a quick global SDR, ``10 log10(sum ref^2 / sum (ref-est)^2)``
+per source, averaged over sources and tracks; the best model is written to ``--out`` (and copied
+into the run folder), and ``RUN/last.pth`` keeps everything needed to resume (``--resume``).
+``--minutes`` caps the total wall time (over resumes too); the learning rate follows a cosine
+from ``--lr`` to ``lr/20`` over the epochs or the time budget, whichever ends first. At the end,
+0, 1 and 2 Wiener iterations are compared on the validation tracks with the best model and the
+best count is stored in the checkpoint as the separator's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from musicsep import SAMPLE_RATE, SOURCES
+from musicsep.data.augment import default_augmentation, mix
+from musicsep.errors import UserError
+from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, count_parameters, read_checkpoint,
+                                      save_checkpoint)
+
+
+# ------------------------------------------------------------------------------------------ data
+
+class TrackSet:
+    """Tracks in memory: ``names`` and ``audio`` (list of float32 ``(sources, samples, channels)``)."""
+
+    def __init__(self, names: list[str], audio: list[np.ndarray]):
+        self.names, self.audio = names, audio
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def seconds(self) -> float:
+        return sum(a.shape[1] for a in self.audio) / SAMPLE_RATE
+
+
+def _source_audio(track: Any, source: str) -> np.ndarray:
+    """One stem as float32 ``(samples, channels)``. Wav files are read with soundfile directly
+    (about 50x faster than ``musdb``'s reader); stems files go through ``musdb`` / stempeg."""
+    path = getattr(track.sources[source], "path", None)
+    if path and str(path).lower().endswith(".wav"):
+        import soundfile as sf
+
+        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
+        return audio
+    return track.sources[source].audio.astype(np.float32)
+
+
+def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
+                max_tracks: int | None = None) -> tuple[TrackSet, TrackSet]:
+    """The ``train`` subset of ``root`` through ``musdb``, split into (training, validation) tracks."""
+    import musdb
+
+    root = Path(root)
+    if not (root / "train").is_dir():
+        raise UserError(f"no 'train' folder under {root} (expected the MUSDB18 / MUSDB18-HQ layout)")
+    try:
+        db = musdb.DB(root=str(root), is_wav=is_wav, subsets="train", download=False)
+    except Exception as exc:  # noqa: BLE001 - musdb raises a variety of errors for bad roots
+        raise UserError(f"cannot open {root} as a MUSDB18 folder: {exc}") from None
+    tracks = sorted(db.tracks, key=lambda t: t.name)
+    if max_tracks:
+        tracks = tracks[:max_tracks]
+    if len(tracks) < 2:
+        raise UserError(f"{root}/train holds {len(tracks)} track(s); training needs at least 2 "
+                        "(one is held out for validation)")
+    official = set(db.setup.get("validation_tracks", []) or [])
+    names = [t.name for t in tracks]
+    if official & set(names):
+        val_names = official & set(names)
+    else:  # a fixed, name-hashed fraction: the same tracks whatever order the folder lists them in
+        n_val = max(1, int(round(val_fraction * len(tracks))))
+        by_hash = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+        val_names = set(by_hash[:n_val])
+    train, val = TrackSet([], []), TrackSet([], [])
+    for t in tracks:
+        if t.rate != SAMPLE_RATE:
+            raise UserError(f"track {t.name} is {t.rate} Hz; training expects {SAMPLE_RATE} Hz")
+        stems = np.stack([_source_audio(t, s) for s in SOURCES])  # (S, n, C)
+        if stems.shape[2] == 1:
+            stems = np.repeat(stems, 2, axis=2)
+        target = val if t.name in val_names else train
+        target.names.append(t.name)
+        target.audio.append(np.ascontiguousarray(stems))
+    return train, val
+
+
+def sample_batch(tracks: TrackSet, batch: int, length: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random excerpts -> stems ``(batch, sources, channels, length)`` float32 (zero-padded if short)."""
+    out = np.zeros((batch, len(SOURCES), 2, length), dtype=np.float32)
+    weights = np.array([a.shape[1] for a in tracks.audio], dtype=np.float64)
+    picks = rng.choice(len(tracks), size=batch, p=weights / weights.sum())
+    for b, k in enumerate(picks):
+        audio = tracks.audio[k]
+        n = audio.shape[1]
+        start = int(rng.integers(0, max(1, n - length + 1)))
+        piece = audio[:, start:start + length]  # (S, l, C)
+        out[b, :, :, : piece.shape[1]] = piece.transpose(0, 2, 1)
+    return torch.from_numpy(out)
+
+
+# ------------------------------------------------------------------------------------------ loss
+
+def batch_stft(audio: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
+    """``(..., samples)`` -> complex ``(..., bins, frames)``; the same transform as spectral.stft."""
+    lead = audio.shape[:-1]
+    spec = torch.stft(audio.reshape(-1, audio.shape[-1]), n_fft, hop_length,
+                      window=torch.hann_window(n_fft, device=audio.device), center=True, pad_mode="reflect",
+                      return_complex=True)
+    return spec.reshape(*lead, *spec.shape[-2:])
+
+
+def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_weight: float,
+                 sc_weight: float, bf16: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+    """``mixture`` (B, C, n), ``stems`` (B, S, C, n) -> (loss, {"mse":, "sc":}).
+
+    With ``bf16`` the network (only) runs under bfloat16 autocast; transforms and loss stay float32.
+    """
+    fb = model.max_bin
+    mix_mag = batch_stft(mixture, model.n_fft, model.hop_length).abs()  # (B, C, F, T)
+    ref = batch_stft(stems, model.n_fft, model.hop_length).abs()[..., :fb, :]  # (B, S, C, Fm, T)
+    with torch.autocast(mixture.device.type, dtype=torch.bfloat16, enabled=bf16):
+        masks = model(mix_mag[..., :fb, :])
+    masks = masks.float()
+    est = masks * mix_mag[:, None, :, :fb]
+    dims = tuple(range(1, est.ndim))
+    power = mix_mag[..., :fb, :].square().mean(dim=(1, 2, 3)).clamp_min(1e-8)
+    mse = ((est - ref).square().mean(dim=dims) / power).mean()
+    sc = (torch.linalg.vector_norm(ref - est, dim=dims)
+          / torch.linalg.vector_norm(ref, dim=dims).clamp_min(1e-8)).mean()
+    loss = mse_weight * mse + sc_weight * sc
+    return loss, {"mse": float(mse.detach()), "sc": float(sc.detach())}
+
+
+# ------------------------------------------------------------------------------------ validation
+
+def global_sdr(ref: np.ndarray, est: np.ndarray) -> float | None:
+    """``10 log10(sum ref^2 / sum (ref - est)^2)``; None for a silent reference."""
+    energy = float(np.sum(np.square(ref, dtype=np.float64)))
+    if energy < 1e-6:
+        return None
+    err = float(np.sum(np.square(ref - est, dtype=np.float64)))
+    return 10.0 * math.log10(energy / max(err, 1e-12))
+
+
+def validation_excerpts(val: TrackSet, seconds: float) -> list[np.ndarray]:
+    """One fixed excerpt per validation track (its middle ``seconds``), ``(sources, n, channels)``."""
+    out = []
+    length = int(seconds * SAMPLE_RATE)
+    for audio in val.audio:
+        n = audio.shape[1]
+        start = max(0, (n - length) // 2)
+        out.append(audio[:, start:start + length])
+    return out
+
+
+def validate(model: UNet, excerpts: list[np.ndarray], wiener_iterations: int = 0,
+             device: str | torch.device = "cpu") -> dict[str, float]:
+    """Quick global SDR per source (mean over tracks) and its average over sources, ``"avg"``."""
+    sep = UNetSeparator(model=model, device=str(device), wiener_iterations=wiener_iterations)
+    scores: dict[str, list[float]] = {s: [] for s in SOURCES}
+    for stems in excerpts:
+        out = sep.separate(stems.sum(0), SAMPLE_RATE)
+        for j, s in enumerate(SOURCES):
+            v = global_sdr(stems[j], out[s])
+            if v is not None:
+                scores[s].append(v)
+    result = {s: float(np.mean(v)) if v else float("nan") for s, v in scores.items()}
+    result["avg"] = float(np.nanmean([result[s] for s in SOURCES]))
+    return result
+
+
+@torch.no_grad()
+def init_input_stats(model: UNet, tracks: TrackSet, rng: np.random.Generator, n: int = 64) -> None:
+    """Set the per-bin input affine to the mean / 1/std of log1p magnitudes of training mixtures."""
+    stems = sample_batch(tracks, n, 6 * SAMPLE_RATE, rng)
+    mag = batch_stft(mix(stems), model.n_fft, model.hop_length).abs()[..., : model.max_bin, :]
+    logmag = torch.log1p(mag).transpose(0, 2).reshape(model.max_bin, -1)  # (F, everything else)
+    model.input_mean.copy_(logmag.mean(1))
+    model.input_scale.copy_(1.0 / logmag.std(1).clamp_min(1e-3))
+
+
+# --------------------------------------------------------------------------------------- driver
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicsep train", description="Train the Stage 4 U-Net.")
+    data = p.add_argument_group("data")
+    data.add_argument("--root", help="MUSDB18 / MUSDB18-HQ root (its 'train' subset is used)")
+    data.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav) rather than stems")
+    data.add_argument("--synthetic", metavar="DIR", help="a synthetic folder (DIR/train/<track>/*.wav)")
+    data.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of tracks (non-MUSDB)")
+    data.add_argument("--max-tracks", type=int, default=None, help="use only the first N tracks (debugging)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--minutes", type=float, default=None, help="wall-time budget in minutes (keeps the best)")
+    t.add_argument("--batch-size", type=int, default=6)
+    t.add_argument("--seq-seconds", type=float, default=3.0, help="excerpt length")
+    t.add_argument("--samples-per-track", type=int, default=2, help="excerpts per track per epoch")
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--mse-weight", type=float, default=1.0)
+    t.add_argument("--sc-weight", type=float, default=1.0)
+    t.add_argument("--remix-proba", type=float, default=0.5, help="chance a batch is remixed across songs")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--val-seconds", type=float, default=10.0, help="validation excerpt per held-out track")
+    t.add_argument("--seed", type=int, default=0)
+    m = p.add_argument_group("model")
+    m.add_argument("--channels", type=int, nargs="+", default=DEFAULT_CONFIG["channels"])
+    m.add_argument("--max-bin", type=int, default=DEFAULT_CONFIG["max_bin"])
+    m.add_argument("--n-fft", type=int, default=DEFAULT_CONFIG["n_fft"])
+    m.add_argument("--hop-length", type=int, default=DEFAULT_CONFIG["hop_length"])
+    m.add_argument("--patch", type=int, nargs=2, default=DEFAULT_CONFIG["patch"])
+    o = p.add_argument_group("output")
+    o.add_argument("--out", default="best_model.pth", help="where the best model goes")
+    o.add_argument("--run-dir", default="runs/unet", help="checkpoints and logs (last.pth, best.pth)")
+    o.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
+    o.add_argument("--init", default=None, help="start from these weights (fine-tuning)")
+    o.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    o.add_argument("--bf16", action="store_true",
+                   help="run the network under bfloat16 autocast while training (about 1.7x faster on CPUs with "
+                        "AVX-512 BF16; inference stays float32)")
+    o.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    o.add_argument("--no-wiener-search", action="store_true", help="skip choosing Wiener iterations at the end")
+    return p
+
+
+def _log(msg: str) -> None:
+    print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
+
+
+def _lr_at(progress: float, base: float, step: int, warmup: int = 50) -> float:
+    lr = base / 20 + 0.5 * (base - base / 20) * (1 + math.cos(math.pi * min(1.0, progress)))
+    return lr * min(1.0, (step + 1) / warmup)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run training as configured by :func:`build_parser`'s options; returns a summary dict."""
+    if bool(args.root) == bool(args.synthetic):
+        raise UserError("give exactly one of --root DIR or --synthetic DIR")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA GPU")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    root, is_wav = (args.synthetic, True) if args.synthetic else (args.root, args.is_wav)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out_path = Path(args.out)
+
+    t_load = time.time()
+    train_set, val_set = load_tracks(root, is_wav, args.val_fraction, args.max_tracks)
+    _log(f"data {root}: {len(train_set)} training tracks ({train_set.seconds / 60:.1f} min), "
+         f"{len(val_set)} validation tracks ({val_set.seconds / 60:.1f} min), loaded in {time.time() - t_load:.0f} s")
+    val_excerpts = validation_excerpts(val_set, args.val_seconds)
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    config = {**DEFAULT_CONFIG, "channels": list(args.channels), "max_bin": args.max_bin, "n_fft": args.n_fft,
+              "hop_length": args.hop_length, "patch": list(args.patch)}
+    model = UNet(**{k: config[k] for k in DEFAULT_CONFIG})
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_sdr": -float("inf"), "history": []}
+    last_path = run_dir / "last.pth"
+    if args.resume and last_path.exists():
+        ckpt = read_checkpoint(last_path)
+        model = UNet(**{k: ckpt["config"][k] for k in DEFAULT_CONFIG if k in ckpt["config"]})
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state.update(ckpt["train_state"])
+        rng = np.random.default_rng([args.seed, state["step"]])
+        torch.manual_seed(args.seed + state["step"])
+        _log(f"resumed from {last_path}: epoch {state['epoch']}, step {state['step']}, "
+             f"{state['elapsed'] / 60:.1f} min, best val SDR {state['best_sdr']:.2f} dB")
+    elif args.init:
+        ckpt = read_checkpoint(args.init)
+        model = UNet(**{k: ckpt["config"][k] for k in DEFAULT_CONFIG if k in ckpt["config"]})
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        _log(f"initialised from {args.init}")
+    else:
+        init_input_stats(model, train_set, rng)
+    model.to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    for group in optimizer.state.values():
+        for k, v in group.items():
+            if isinstance(v, torch.Tensor):
+                group[k] = v.to(device)
+    _log(f"model: {count_parameters(model):,} parameters, config {model.config()}")
+
+    gen = torch.Generator().manual_seed(args.seed + state["step"])
+    seq = int(args.seq_seconds * SAMPLE_RATE)
+    max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
+    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba)
+    steps_per_epoch = max(1, math.ceil(len(train_set) * args.samples_per_track / args.batch_size))
+    budget = args.minutes * 60 if args.minutes else None
+    facts = {
+        "data": {"root": str(root), "is_wav": is_wav, "kind": "synthetic" if args.synthetic else "musdb",
+                 "train_tracks": len(train_set), "train_minutes": round(train_set.seconds / 60, 2),
+                 "validation_tracks": list(val_set.names)},
+        "hyperparameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(args).items()
+                            if isinstance(v, (int, float, str, bool, list, tuple)) or v is None},
+        "augmentation": repr(augment),
+        "hardware": {"device": str(device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                     "machine": platform.machine(), "torch": torch.__version__},
+        "command": " ".join(sys.argv),
+    }
+
+    def snapshot(path: Path, scores: dict[str, float] | None, with_optimizer: bool) -> None:
+        extra: dict[str, Any] = {**facts, "sources": list(SOURCES),
+                                 "stft": {"n_fft": model.n_fft, "hop_length": model.hop_length, "window": "hann"},
+                                 "training": {"epochs": state["epoch"], "steps": state["step"],
+                                              "minutes": round(state["elapsed"] / 60, 2),
+                                              "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                                 "validation": scores or {}, "history": state["history"],
+                                 "wiener_iterations": 0}
+        if with_optimizer:
+            extra["optimizer"] = optimizer.state_dict()
+            extra["train_state"] = dict(state)
+        save_checkpoint(path, model, **extra)
+
+    start = time.time() - state["elapsed"]
+    stop = False
+    best_path = run_dir / "best.pth"
+    while state["epoch"] < args.epochs and not stop:
+        model.train()
+        losses: list[float] = []
+        from tqdm import tqdm
+
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {state['epoch'] + 1}", leave=False, file=sys.stderr,
+                   mininterval=2.0 if sys.stderr.isatty() else 60.0, dynamic_ncols=True)
+        for _ in bar:
+            elapsed = time.time() - start
+            if budget is not None and elapsed > budget:
+                stop = True
+                break
+            progress = state["epoch"] / args.epochs + 1 / args.epochs * len(losses) / steps_per_epoch
+            if budget is not None:
+                progress = max(progress, elapsed / budget)
+            lr = _lr_at(progress, args.lr, state["step"])
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            stems = sample_batch(train_set, args.batch_size, seq + max_shift, rng).to(device)
+            mixture = mix(stems)
+            if augment is not None:
+                mixture, stems = augment(mixture, stems, gen)
+            loss, parts = compute_loss(model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            state["step"] += 1
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.1e}")
+        bar.close()
+        if not losses:
+            break
+        state["epoch"] += 1
+        state["elapsed"] = time.time() - start
+        scores = validate(model, val_excerpts, 0, device)
+        improved = scores["avg"] > state["best_sdr"]
+        if improved:
+            state["best_sdr"] = scores["avg"]
+        state["history"].append({"epoch": state["epoch"], "step": state["step"], "loss": float(np.mean(losses)),
+                                 "val_sdr": scores["avg"], "minutes": round(state["elapsed"] / 60, 2)})
+        if improved:
+            snapshot(best_path, scores, with_optimizer=False)
+        snapshot(last_path, scores, with_optimizer=True)
+        per_source = " ".join(f"{s} {scores[s]:.2f}" for s in SOURCES)
+        _log(f"epoch {state['epoch']}/{args.epochs} step {state['step']} loss {np.mean(losses):.4f} "
+             f"val SDR {scores['avg']:.2f} dB ({per_source}) best {state['best_sdr']:.2f}"
+             f"{' *' if improved else ''} lr {lr:.1e} {state['elapsed'] / 60:.1f} min")
+
+    if not best_path.exists():
+        raise UserError("training stopped before the first epoch ended; nothing to save (raise --minutes)")
+    final = read_checkpoint(best_path)
+    if not args.no_wiener_search:
+        best_model = UNet(**{k: final["config"][k] for k in DEFAULT_CONFIG})
+        best_model.load_state_dict(final["state_dict"])
+        best_model.eval()
+        by_iterations = {}
+        for it in (0, 1, 2):
+            by_iterations[str(it)] = validate(best_model, val_excerpts, it, "cpu")["avg"]
+            _log(f"validation with {it} Wiener iteration(s): {by_iterations[str(it)]:.2f} dB")
+        choice = max(by_iterations, key=lambda k: (round(by_iterations[k], 2), -int(k)))
+        final["wiener_iterations"] = int(choice)
+        final["validation"] = {**final["validation"], "wiener_search": by_iterations}
+        torch.save(final, best_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.resolve() != best_path.resolve():
+        shutil.copyfile(best_path, out_path)
+    _log(f"best model (val SDR {state['best_sdr']:.2f} dB, Wiener iterations {final.get('wiener_iterations', 0)}) "
+         f"written to {out_path}")
+    return {"best_sdr": state["best_sdr"], "out": str(out_path), "steps": state["step"], "epochs": state["epoch"],
+            "minutes": state["elapsed"] / 60, "wiener_iterations": final.get("wiener_iterations", 0)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``musicsep train`` / ``python U-Net.py train``: parse ``argv``, train, return the exit status."""
+    args = build_parser().parse_args(argv)
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("error: interrupted (resume with --resume)", file=sys.stderr)
+        sys.exit(130)

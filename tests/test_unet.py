@@ -1,0 +1,177 @@
+"""Stage 4 U-Net: shapes, masks, learning, checkpoints (and bad ones), augmentations, training CLI."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from musicsep import SOURCES
+from musicsep.data import augment
+from musicsep.errors import UserError
+from musicsep.separators.unet import UNet, UNetSeparator, load_model, save_checkpoint
+from musicsep.train import compute_loss, main as train_main
+
+SR = 44100
+TINY = dict(n_fft=1024, hop_length=256, max_bin=256, channels=[8, 16], patch=[2, 2])
+
+
+def tiny_model(seed: int = 0) -> UNet:
+    torch.manual_seed(seed)
+    return UNet(**TINY)
+
+
+def toy_stems(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Four distinguishable stereo stems ``(sources, samples, 2)``: clicks, low sine, chord, vibrato tone."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    drums = np.zeros_like(t)
+    for start in np.arange(0, seconds, 0.25):
+        i = int(start * SR)
+        n = min(2000, len(t) - i)
+        drums[i:i + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / 300)
+    bass = 0.5 * np.sin(2 * np.pi * 55 * t)
+    other = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (523.3, 659.3, 784.0))
+    vocals = 0.3 * np.sin(2 * np.pi * 330 * t + 3 * np.sin(2 * np.pi * 5 * t))
+    stems = np.stack([drums * 0.3, bass, other, vocals])[..., None] * np.array([0.8, 1.0])
+    return stems.astype(np.float32)
+
+
+def test_mask_shapes_range_and_sum():
+    model = tiny_model().eval()
+    mag = torch.rand(2, 2, 513, 37) * 10
+    with torch.no_grad():
+        masks = model(mag)
+    assert masks.shape == (2, 4, 2, 513, 37)
+    assert float(masks.min()) >= 0.0 and float(masks.max()) <= 1.0
+    torch.testing.assert_close(masks.sum(1), torch.ones(2, 2, 513, 37), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("wiener_iterations", [0, 1])
+def test_separate_contract(wiener_iterations):
+    sep = UNetSeparator(model=tiny_model(), wiener_iterations=wiener_iterations)
+    mixture = toy_stems(1.0).sum(0)
+    out = sep.separate(mixture, SR)
+    assert tuple(out) == SOURCES
+    for stem in out.values():
+        assert stem.shape == mixture.shape and stem.dtype == np.float32
+    np.testing.assert_allclose(sum(out.values()), mixture, atol=1e-4)
+    mono = sep.separate(mixture[:, :1], SR)
+    assert all(v.shape == (len(mixture), 1) for v in mono.values())
+    short = sep.separate(mixture[:100], SR)
+    assert all(v.shape == (100, 2) for v in short.values())
+    with pytest.raises(UserError):
+        sep.separate(mixture, 22050)
+
+
+def test_tiny_model_overfits_a_clip():
+    torch.manual_seed(0)
+    model = tiny_model()
+    stems = torch.from_numpy(toy_stems(2.0)).permute(0, 2, 1)[None]  # (1, S, C, n)
+    mixture = stems.sum(1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss, _ = compute_loss(model, mixture, stems, 1.0, 1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0] / 4, losses
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = tiny_model(1).eval()
+    path = save_checkpoint(tmp_path / "m.pth", model, validation={"avg": 1.5}, wiener_iterations=1)
+    payload = torch.load(path, weights_only=True)  # only plain types inside
+    assert payload["config"]["channels"] == [8, 16] and payload["validation"]["avg"] == 1.5
+    loaded, _ = load_model(path)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    sep = UNetSeparator(model_path=path)  # BatchNorm folded: same output
+    assert sep.wiener_iterations == 1
+    mixture = toy_stems(1.0).sum(0)
+    a = UNetSeparator(model=model, wiener_iterations=1).separate(mixture, SR)
+    b = sep.separate(mixture, SR)
+    for s in SOURCES:
+        np.testing.assert_allclose(a[s], b[s], atol=2e-4)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+def test_bad_checkpoints_give_user_error(tmp_path, monkeypatch):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(os.urandom(4096))
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    evil = tmp_path / "evil.pth"
+    torch.save({"format": "musicsep-unet", "payload": _Evil()}, evil)
+    raw = tmp_path / "raw.pth"
+    raw.write_bytes(pickle.dumps(_Evil()))
+    other = tmp_path / "other.pth"
+    torch.save({"weights": torch.zeros(3)}, other)
+    mismatch = tmp_path / "mismatch.pth"
+    save_checkpoint(mismatch, tiny_model())
+    payload = torch.load(mismatch, weights_only=True)
+    payload["config"]["channels"] = [8, 32]
+    torch.save(payload, mismatch)
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    for path in (junk, evil, raw, other, mismatch, empty, tmp_path / "missing.pth", tmp_path):
+        with pytest.raises(UserError) as info:
+            UNetSeparator(model_path=path)
+        assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    stems = torch.randn(3, 4, 2, 1000, generator=g)
+    return augment.mix(stems), stems
+
+
+@pytest.mark.parametrize("piece", [augment.Shift(100), augment.FlipChannels(0.5), augment.FlipSign(0.5),
+                                   augment.Scale(0.25, 1.25), augment.Remix(1.0),
+                                   augment.default_augmentation(100, 1.0)])
+def test_augmentations_keep_mixture_equal_to_sum(piece):
+    mixture, stems = _batch()
+    new_mix, new_stems = piece(mixture, stems, torch.Generator().manual_seed(1))
+    assert new_stems.shape[:3] == stems.shape[:3] and new_mix.shape == new_stems.shape[:1] + new_stems.shape[2:]
+    torch.testing.assert_close(new_mix, new_stems.sum(1))
+    if isinstance(piece, augment.Shift) or isinstance(piece, augment.Compose):
+        assert new_stems.shape[-1] == stems.shape[-1] - 100
+    else:
+        assert new_stems.shape == stems.shape
+        assert not torch.equal(new_stems, stems)  # it did something
+
+
+def test_train_cli_end_to_end_and_resume(tmp_path):
+    root = tmp_path / "db"
+    for i in range(3):
+        folder = root / "train" / f"track{i}"
+        folder.mkdir(parents=True)
+        stems = toy_stems(1.5, seed=i)
+        for name, stem in zip(SOURCES, stems):
+            sf.write(folder / f"{name}.wav", stem, SR, subtype="FLOAT")
+        sf.write(folder / "mixture.wav", stems.sum(0), SR, subtype="FLOAT")
+    out, run = tmp_path / "best.pth", tmp_path / "run"
+    common = ["--synthetic", str(root), "--out", str(out), "--run-dir", str(run), "--batch-size", "2",
+              "--seq-seconds", "1", "--samples-per-track", "1", "--val-seconds", "1", "--n-fft", "1024",
+              "--hop-length", "256", "--max-bin", "256", "--patch", "2", "2", "--channels", "8", "16"]
+    assert train_main(common + ["--epochs", "1"]) == 0
+    sep = UNetSeparator(model_path=out)
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["training"]["steps"] == 2 and ckpt["data"]["train_tracks"] == 2
+    assert ckpt["wiener_iterations"] in (0, 1, 2)
+    assert sep.separate(toy_stems(0.5).sum(0), SR)["vocals"].shape == (SR // 2, 2)
+    assert train_main(common + ["--epochs", "2", "--resume", "--no-wiener-search"]) == 0
+    assert torch.load(run / "last.pth", weights_only=True)["train_state"]["step"] == 4
+    with pytest.raises(UserError):
+        train_main(["--synthetic", str(tmp_path / "nowhere")])
