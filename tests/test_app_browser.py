@@ -2,7 +2,12 @@
 
 Upload a short generated song, separate it with the fast "bandpass" method, check the players and
 download buttons, download a stem and read it back, then upload non-audio files and check the
-friendly messages. A screenshot of the finished page is saved to docs/app_screenshot.png.
+friendly messages. A screenshot of the finished page is saved in the test's temporary folder, or
+where ``$MUSICSEP_SCREENSHOT`` says, to refresh the one in the docs:
+
+    MUSICSEP_SCREENSHOT=docs/app_screenshot.png .venv/bin/python -m pytest tests/test_app_browser.py
+
+``streamlit_server`` and the ``browser`` fixture are shared with tests/test_app_load.py.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import sys
 import time
 import urllib.request
 import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -26,7 +34,7 @@ from musicsep import SAMPLE_RATE, SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "app_screenshot.png"
+SCREENSHOT_ENV = "MUSICSEP_SCREENSHOT"  # e.g. docs/app_screenshot.png, to refresh the picture in the docs
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 BANDPASS_LABEL = "Frequency bands — fastest (Stage 1)"
@@ -40,15 +48,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``streamlit run app.py`` on a free localhost port; stopped when the tests are done."""
+@dataclass
+class Server:
+    """A running ``streamlit run app.py``: its address, its process, its log and its temporary folder."""
+
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    tmp: Path
+
+
+@contextmanager
+def streamlit_server(folder: Path, *options: str) -> Iterator[Server]:
+    """``streamlit run app.py`` on a free localhost port, with ``TMPDIR`` set to ``folder/tmp``.
+
+    ``options`` are more ``streamlit run`` options (``"--server.maxUploadSize", "1"``). The server is
+    stopped on exit, and its log must hold no traceback.
+    """
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log = folder / "streamlit.log"
+    tmp = folder / "tmp"
+    tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "MUSICSEP_MAX_MINUTES"}
+    env["TMPDIR"] = str(tmp)
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none", *options]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -64,7 +89,7 @@ def server(tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Streamlit server did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield url
+        yield Server(url, proc, log, tmp)
     finally:
         proc.terminate()
         try:
@@ -74,6 +99,19 @@ def server(tmp_path_factory):
             proc.wait()
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The page's address, on a server shared by this module's tests."""
+    with streamlit_server(tmp_path_factory.mktemp("server")) as running:
+        yield running.url
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    """Where the finished page's picture goes: the test's folder, or ``$MUSICSEP_SCREENSHOT`` when set."""
+    named = os.environ.get(SCREENSHOT_ENV, "").strip()
+    return Path(named) if named else tmp_path / "app_screenshot.png"
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +174,10 @@ def test_upload_separate_download_and_errors(server, browser, tmp_path):
     height = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
     page.set_viewport_size({"width": 1100, "height": int(height) + 80})
     page.wait_for_timeout(500)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot = screenshot_path(tmp_path)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
     page.set_viewport_size({"width": 1100, "height": 900})
 
     # Not audio: a .txt is refused by the uploader itself; a text file named .wav by the page.
