@@ -89,7 +89,7 @@ def kl_nmf(V: np.ndarray, W: np.ndarray, H: np.ndarray, n_iter: int, update_W: b
 def random_init(V: np.ndarray, rank: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Positive random ``W``, ``H`` scaled so that ``W @ H`` has the mean of ``V``."""
     rng = np.random.default_rng(seed)
-    scale = np.sqrt(max(float(V.mean()), EPS) / rank)
+    scale = float(np.sqrt(max(float(V.mean()), EPS) / rank))
     W = (rng.random((V.shape[0], rank)) + 0.1).astype(np.float32) * scale
     H = (rng.random((rank, V.shape[1])) + 0.1).astype(np.float32) * scale
     return W, H
@@ -126,9 +126,9 @@ def component_features(W: np.ndarray, H: np.ndarray, freqs: np.ndarray) -> np.nd
     duty = (h > 0.1 * h.max(1, keepdims=True)).mean(1)
     energy = W.sum(0) * h.sum(1)
     share = np.log(np.maximum(energy / max(energy.sum(), EPS), 1e-6))
-    feats = np.stack([np.log2(centroid), np.log2(np.maximum(bandwidth, 1.0)), flatness, harmonicity,
+    feats = np.stack([np.log2(np.maximum(centroid, 20.0)), np.log2(np.maximum(bandwidth, 1.0)), flatness, harmonicity,
                       low, high, percussive, sparsity, smooth, duty, share], axis=1)
-    return feats.astype(np.float32)
+    return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
 def _expand(feats: np.ndarray) -> np.ndarray:
@@ -202,10 +202,10 @@ def source_frames(targets: dict[str, np.ndarray], n_fft: int, hop: int, fb: np.n
 
 def learn_dictionaries(frames: dict[str, list[np.ndarray]], atoms: int, frames_per_source: int = 6000,
                        n_iter: int = 200, seed: int = 0) -> np.ndarray:
-    """KL-NMF dictionaries ``(sources, atoms, bands)`` from stems' band-magnitude frames."""
+    """KL-NMF dictionaries ``(sources, atoms, bands)`` from stems' band-magnitude frames, in ``frames`` order."""
     rng = np.random.default_rng(seed)
     out = []
-    for i, s in enumerate(SOURCES):
+    for i, s in enumerate(frames):
         V = np.concatenate(frames[s], axis=1) if frames[s] else np.zeros((0, 0), np.float32)
         if V.shape[1] == 0:
             raise UserError(f"no non-silent {s} frames in the training songs")
@@ -311,9 +311,11 @@ class NMFSeparator:
         model = self._model()
         fb = filterbank(model.n_fft, sample_rate, model.bands_per_octave)
         V = band_average(fb, np.abs(spec).mean(axis=0))
+        if float(V.max(initial=0.0)) <= EPS:  # silence: nothing to factorise
+            return np.full((len(self.sources),) + spec.shape[1:], 1.0 / len(self.sources), np.float32)
         est = np.maximum(self.source_bands(V, band_centres(fb, model.n_fft, sample_rate)), 0) ** self.mask_power
         total = est.sum(0, keepdims=True)
-        band_masks = np.where(total > EPS, est / np.maximum(total, EPS), 1.0 / len(SOURCES))
+        band_masks = np.where(total > EPS, est / np.maximum(total, EPS), 1.0 / len(est))
         return to_bins(fb, band_masks)
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
