@@ -23,13 +23,41 @@ def stft(audio: np.ndarray, n_fft: int = 4096, hop_length: int = 1024) -> np.nda
     return spec.numpy()
 
 
+def _overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """``(batch, frames, n_fft)`` -> ``(batch, (frames - 1) * hop + n_fft)``; ``n_fft`` a multiple of ``hop``."""
+    batch, count, n_fft = frames.shape
+    ratio = n_fft // hop_length
+    blocks = frames.reshape(batch, count, ratio, hop_length)
+    out = torch.zeros(batch, count + ratio - 1, hop_length, dtype=frames.dtype)
+    for k in range(ratio):
+        out[:, k:k + count] += blocks[:, :, k]
+    return out.reshape(batch, -1)
+
+
 def istft(spec: np.ndarray, length: int, n_fft: int = 4096, hop_length: int = 1024) -> np.ndarray:
-    """Inverse of :func:`stft`: ``(..., channels, bins, frames)`` -> ``(..., length, channels)`` float32."""
+    """Inverse of :func:`stft`: ``(..., channels, bins, frames)`` -> ``(..., length, channels)`` float32.
+
+    Same result as ``torch.istft`` (Hann window, centred, window-sum normalisation) but, when the
+    hop divides ``n_fft``, computed as one batched inverse real FFT plus ``n_fft / hop`` shifted
+    block additions, which is several times faster on a CPU than torch's fold-based overlap-add.
+    """
     spec = np.asarray(spec)
     lead = spec.shape[:-2]
     flat = torch.from_numpy(np.ascontiguousarray(spec.reshape(-1, *spec.shape[-2:])))
     window = torch.hann_window(n_fft)
-    out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length).numpy()
+    if n_fft % hop_length or flat.shape[-1] == 0:
+        out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length).numpy()
+    else:
+        frames = torch.fft.irfft(flat.transpose(1, 2), n=n_fft)  # (batch, frames, n_fft)
+        frames *= window
+        signal = _overlap_add(frames, hop_length)
+        count = flat.shape[-1]
+        envelope = _overlap_add(window.square().expand(1, count, n_fft), hop_length)[0]
+        start = n_fft // 2
+        stop = min(start + length, signal.shape[-1])
+        out = torch.zeros(signal.shape[0], length, dtype=torch.float32)
+        out[:, : stop - start] = signal[:, start:stop] / envelope[start:stop].clamp_min(1e-11)
+        out = out.numpy()
     return np.moveaxis(out.reshape(*lead, length), -2, -1).astype(np.float32, copy=False)
 
 

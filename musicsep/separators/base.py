@@ -28,6 +28,8 @@ METHODS: dict[str, str] = {
     "bandpass": "musicsep.separators.bandpass:BandpassSeparator",
     "nmf": "musicsep.separators.nmf:NMFSeparator",
     "forest": "musicsep.separators.forest:ForestSeparator",
+    "unet": "musicsep.separators.unet:UNetSeparator",
+    "unet": "musicsep.separators.unet:UNetSeparator",
 }
 
 
