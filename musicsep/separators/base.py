@@ -29,7 +29,6 @@ METHODS: dict[str, str] = {
     "nmf": "musicsep.separators.nmf:NMFSeparator",
     "forest": "musicsep.separators.forest:ForestSeparator",
     "unet": "musicsep.separators.unet:UNetSeparator",
-    "unet": "musicsep.separators.unet:UNetSeparator",
 }
 
 
