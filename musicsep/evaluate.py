@@ -40,9 +40,31 @@ def global_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-7) -
     return float(10 * np.log10((np.sum(ref**2) + eps) / (np.sum(err**2) + eps)))
 
 
+def mir_eval_sdr(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray]) -> dict[str, float]:
+    """mir_eval's BSS Eval (v3) SDR over the whole track, on the mono down-mix of each stem.
+
+    mir_eval refuses silent references, so a stem that is silent in this track is left out (NaN).
+    """
+    import mir_eval
+
+    playing = [s for s in SOURCES if s in references and np.any(references[s])]
+    out = {s: float("nan") for s in references}
+    if playing:
+        refs = np.stack([references[s].mean(axis=1) for s in playing]).astype(np.float64)
+        ests = np.stack([estimates[s].mean(axis=1) for s in playing]).astype(np.float64)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            sdr = mir_eval.separation.bss_eval_sources(refs, ests, compute_permutation=False)[0]
+        out.update({s: float(v) for s, v in zip(playing, sdr)})
+    return out
+
+
 def score_track(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray],
-                sample_rate: int = SAMPLE_RATE) -> dict[str, dict[str, float]]:
-    """``{source: {"SDR", "SIR", "SAR", "ISR", "global_SDR"}}`` for one track (median over 1 s windows)."""
+                sample_rate: int = SAMPLE_RATE, with_mir_eval: bool = False) -> dict[str, dict[str, float]]:
+    """``{source: {"SDR", "SIR", "SAR", "ISR", "global_SDR"[, "mir_eval_SDR"]}}`` for one track.
+
+    The museval figures are medians over 1 s windows.
+    """
     import museval
 
     sources = [s for s in SOURCES if s in references]
@@ -60,6 +82,9 @@ def score_track(references: dict[str, np.ndarray], estimates: dict[str, np.ndarr
             per[name] = float(np.median(finite)) if finite.size else float("nan")
         per["global_SDR"] = global_sdr(refs[i], ests[i])
         result[s] = per
+    if with_mir_eval:
+        for s, value in mir_eval_sdr(references, estimates).items():
+            result[s]["mir_eval_SDR"] = value
     return result
 
 
@@ -79,7 +104,7 @@ class Report:
         """Median over tracks per stem, plus "avg" (mean of the stem medians)."""
         out = {}
         for s in SOURCES:
-            values = [t[s][metric] for t in self.per_track[method].values() if s in t]
+            values = [t[s].get(metric, float("nan")) for t in self.per_track[method].values() if s in t]
             values = [v for v in values if np.isfinite(v)]
             out[s] = float(np.median(values)) if values else float("nan")
         stems = [out[s] for s in SOURCES if np.isfinite(out[s])]
@@ -91,7 +116,8 @@ class Report:
             "protocol": PROTOCOL,
             "tracks": self.tracks,
             "results": {m: _rounded(self.summary(m)) for m in self.methods},
-            "metrics": {m: {k: _rounded(self.summary(m, k)) for k in METRICS + ("global_SDR",)} for m in self.methods},
+            "metrics": {m: {k: _rounded(self.summary(m, k)) for k in METRICS + ("global_SDR", "mir_eval_SDR")}
+                        for m in self.methods},
             "timing": {m: _rounded(t) for m, t in self.timing.items()},
             "per_track": self.per_track,
         }
@@ -99,11 +125,12 @@ class Report:
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["method", "track", "stem", *METRICS, "global_SDR"])
+        writer.writerow(["method", "track", "stem", *METRICS, "global_SDR", "mir_eval_SDR"])
         for m, tracks in self.per_track.items():
             for track, stems in tracks.items():
                 for s, metrics in stems.items():
-                    writer.writerow([m, track, s, *(f"{metrics[k]:.4f}" for k in METRICS + ("global_SDR",))])
+                    writer.writerow([m, track, s, *(f"{metrics.get(k, float('nan')):.4f}"
+                                                    for k in METRICS + ("global_SDR", "mir_eval_SDR"))])
         return buf.getvalue()
 
     def table(self) -> str:
@@ -120,6 +147,11 @@ class Report:
             lines.append(f"{r:<12}" + "".join(f"{summaries[m][r]:>{width}.2f}" for m in methods))
         for metric, label in (("SIR", "SIR avg"), ("SAR", "SAR avg"), ("global_SDR", "globalSDR")):
             lines.append(f"{label:<12}" + "".join(f"{self.summary(m, metric)['avg']:>{width}.2f}" for m in methods))
+        if any("mir_eval_SDR" in stems[s] for m in methods for stems in self.per_track[m].values() for s in stems):
+            lines += ["", "mir_eval SDR (BSS Eval v3, whole track, mono; median over tracks)", head, "-" * len(head)]
+            mir = {m: self.summary(m, "mir_eval_SDR") for m in methods}
+            lines += [f"{r:<12}" + "".join(f"{mir[m][r]:>{width}.2f}" for m in methods) for r in rows]
+            lines.append("")
         if self.timing:
             lines.append(f"{'x realtime':<12}" + "".join(
                 f"{self.timing.get(m, {}).get('realtime_factor', float('nan')):>{width}.1f}" for m in methods))
@@ -178,12 +210,13 @@ def run_separator(separator, mixture: np.ndarray, targets: dict[str, np.ndarray]
     return separate(separator, mixture, rate)
 
 
-def _track_job(spec: MethodSpec, mixture: np.ndarray, targets: dict[str, np.ndarray], rate: int):
+def _track_job(spec: MethodSpec, mixture: np.ndarray, targets: dict[str, np.ndarray], rate: int,
+               with_mir_eval: bool = False):
     separator = build_separator(spec)
     start = time.perf_counter()
     estimates = run_separator(separator, mixture, targets, rate)
     wall = time.perf_counter() - start
-    return score_track(targets, estimates, rate), wall
+    return score_track(targets, estimates, rate, with_mir_eval), wall
 
 
 def _single_thread_worker() -> None:
@@ -192,7 +225,8 @@ def _single_thread_worker() -> None:
     torch.set_num_threads(1)  # the processes share the cores; one thread each avoids oversubscription
 
 
-def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs: int = 1, log=None) -> Report:
+def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs: int = 1, log=None,
+             with_mir_eval: bool = False) -> Report:
     """Separate every track with every method and score it; ``jobs`` processes work in parallel.
 
     Timing here is the separation wall time; with ``jobs > 1`` the processes disturb each other
@@ -217,9 +251,9 @@ def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs:
             seconds += len(mixture) / track.rate
             for spec in specs:
                 if pool:
-                    results[spec.label, track.name] = pool.submit(_track_job, spec, mixture, targets, track.rate)
+                    results[spec.label, track.name] = pool.submit(_track_job, spec, mixture, targets, track.rate, with_mir_eval)
                 else:
-                    results[spec.label, track.name] = _track_job(spec, mixture, targets, track.rate)
+                    results[spec.label, track.name] = _track_job(spec, mixture, targets, track.rate, with_mir_eval)
                     if log:
                         log(f"{spec.label}: {track.name}")
             track.unload()

@@ -15,8 +15,9 @@ from musicsep.errors import UserError
 
 def stage_main(method: str, description: str, argv: Sequence[str] | None = None,
                train: Callable[[list[str]], int] | None = None,
-               variants: dict[str, dict] | None = None) -> int:
-    """Run a stage script. ``variants`` maps a ``--variant`` name to separator options."""
+               variants: dict[str, dict] | None = None, with_mir_eval: bool = False) -> int:
+    """Run a stage script. ``variants`` maps a ``--variant`` name to separator options;
+    ``with_mir_eval`` adds mir_eval's SDR table next to museval's."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         if train is None:
@@ -42,7 +43,7 @@ def stage_main(method: str, description: str, argv: Sequence[str] | None = None,
             specs = [MethodSpec(name, method, tuple(sorted(variants[name].items()))) for name in chosen]
         else:
             specs = [MethodSpec(method, method)]
-        report = evaluate(specs, tracks, jobs=args.jobs)
+        report = evaluate(specs, tracks, jobs=args.jobs, with_mir_eval=with_mir_eval)
         print(report.table())
         write_report(report, args.json, args.csv)
         return 0
