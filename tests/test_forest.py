@@ -18,6 +18,12 @@ from musicsep.spectral import stft
 SR = SAMPLE_RATE
 
 
+def _assert_sums_to(stems: dict, mixture: np.ndarray) -> None:
+    """Masks sum to one; the Wiener pass keeps that up to float32 rounding in its 2x2 solves."""
+    err = sum(stems.values()) - mixture
+    assert np.abs(err).max() < 2e-3 and np.sqrt(np.mean(err ** 2)) < 1e-5
+
+
 def _song(seed: int, seconds: float = 2.0):
     stems = make_stems(seconds=seconds, seed=seed)
     # Vary the levels from song to song so the forest cannot learn one fixed balance.
@@ -54,7 +60,9 @@ def test_contract_shapes_dtype_and_sum(trained, level, mixture):
     assert list(out) == list(SOURCES)
     for stem in out.values():
         assert stem.shape == mixture.shape and stem.dtype == np.float32 and np.all(np.isfinite(stem))
-    np.testing.assert_allclose(sum(out.values()), mixture, atol=1e-4)
+    _assert_sums_to(out, mixture)
+    plain = ForestSeparator(level=level, wiener_iterations=0, model=trained.model).separate(mixture, SR)
+    np.testing.assert_allclose(sum(plain.values()), mixture, atol=1e-4)
 
 
 @pytest.mark.parametrize("level", ["cell", "frame"])
@@ -86,7 +94,7 @@ def test_dominant_labels_also_train(mixture):
                                 max_leaf_nodes=50, n_jobs=1, levels=("cell",))
     assert sep.model.frame is None and set(sep.model.cell.classes_) <= {0, 1, 2, 3}
     out = sep.separate(mixture, SR)
-    np.testing.assert_allclose(sum(out.values()), mixture, atol=1e-4)
+    _assert_sums_to(out, mixture)
     with pytest.raises(UserError):
         ForestSeparator(level="frame", model=sep.model).separate(mixture, SR)
 
@@ -120,4 +128,4 @@ def test_shipped_model_is_small_and_registered(mixture):
     sep = get_separator("forest")
     assert isinstance(sep, ForestSeparator) and 0 < sep.chunk_seconds <= 60
     out = sep.separate(mixture[: SR], SR)
-    np.testing.assert_allclose(sum(out.values()), mixture[: SR], atol=1e-4)
+    _assert_sums_to(out, mixture[: SR])

@@ -284,6 +284,8 @@ class NMFSeparator:
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise UserError(f"NMF variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
+        if self.model is None and (self.model_path or DEFAULT_MODEL.is_file()):
+            self._model()
 
     def _model(self) -> NMFModel:
         if self.model is None:
