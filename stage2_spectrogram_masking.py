@@ -20,10 +20,10 @@ def train(argv):
                description="Learn the NMF dictionaries and grouping rule from training songs.")
     p.add_argument("--root", default="data/synth", help="MUSDB18 root with a train subset (default: data/synth)")
     p.add_argument("--is-wav", action="store_true", help="the root holds wav stems (always true for data/synth)")
-    p.add_argument("--tracks", type=int, help="use the first N training songs (default: all)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help=f"default: {DEFAULT_MODEL}")
-    p.add_argument("--atoms", type=int, default=16, help="dictionary atoms per source (default: 16)")
-    p.add_argument("--rank", type=int, default=24, help="grouped variant: components per mixture (default: 24)")
+    p.add_argument("--atoms", type=int, default=8, help="dictionary atoms per source (default: 8)")
+    p.add_argument("--rank", type=int, default=40, help="grouped variant: components per mixture (default: 40)")
+    p.add_argument("--tracks", type=int, default=24, help="use the first N training songs (default: 24)")
     args = p.parse_args(argv)
     try:
         is_wav = args.is_wav or args.root == "data/synth"
