@@ -38,6 +38,10 @@ SCREENSHOT_ENV = "MUSICSEP_SCREENSHOT"  # e.g. docs/app_screenshot.png, to refre
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 BANDPASS_LABEL = "Frequency bands — fastest (Stage 1)"
+# Milliseconds to wait for what follows the page's first visit to a server, which loads the default
+# method's model (the U-Net: importing torch alone can take half a minute on a busy machine).
+MODEL_LOAD_TIMEOUT = 120_000
+EXPECT_TIMEOUT = 30_000  # for any other expect(): Playwright's 5 s is too short on two cores shared with training
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
@@ -117,6 +121,7 @@ def screenshot_path(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect.set_options(timeout=EXPECT_TIMEOUT)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -141,7 +146,7 @@ def test_upload_separate_download_and_errors(server, browser, tmp_path):
     page.get_by_text(BANDPASS_LABEL).click()
     expect(page.get_by_role("radio", name=BANDPASS_LABEL)).to_be_checked()
     separate = page.get_by_role("button", name="Separate")
-    expect(separate).to_be_visible()
+    expect(separate).to_be_visible(timeout=MODEL_LOAD_TIMEOUT)
     separate.click()
 
     expect(page.get_by_test_id("stAudio")).to_have_count(4, timeout=60_000)

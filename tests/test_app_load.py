@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import make_stems
-from test_app_browser import BANDPASS_LABEL, CHROMIUM, browser, streamlit_server  # noqa: F401 (a fixture)
+from test_app_browser import (  # noqa: F401 (browser: a fixture)
+    BANDPASS_LABEL, CHROMIUM, MODEL_LOAD_TIMEOUT, browser, streamlit_server)
 
 from musicsep import SAMPLE_RATE, SOURCES
 
@@ -57,13 +58,17 @@ def open_page(browser, url: str):
 
 
 def ready_to_separate(page, song: Path) -> None:
-    """Upload ``song`` and choose the band-pass method, up to the Separate button."""
+    """Upload ``song`` and choose the band-pass method, up to the Separate button.
+
+    On a server's first visit the page loads the default method's model first (the U-Net: importing
+    torch alone can take half a minute on a busy machine), hence the long wait for the button.
+    """
     from playwright.sync_api import expect
 
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(song))
     page.get_by_text(BANDPASS_LABEL).click()
     expect(page.get_by_role("radio", name=BANDPASS_LABEL)).to_be_checked()
-    expect(page.get_by_role("button", name="Separate")).to_be_visible()
+    expect(page.get_by_role("button", name="Separate")).to_be_visible(timeout=MODEL_LOAD_TIMEOUT)
 
 
 def download_zip(page, folder: Path) -> zipfile.ZipFile:
@@ -87,7 +92,7 @@ def assert_page_serves(browser, url: str) -> None:
     from playwright.sync_api import expect
 
     page = open_page(browser, url)
-    expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached()
+    expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached(timeout=MODEL_LOAD_TIMEOUT)
     expect(page.get_by_role("radio", name=BANDPASS_LABEL)).to_be_attached()
     assert page.get_by_test_id("stException").count() == 0
     page.context.close()
@@ -158,7 +163,7 @@ def test_closed_tab_leaves_no_files_and_its_session_is_released(server, browser,
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         other = open_page(browser, server.url)
-        expect(other.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached()
+        expect(other.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached(timeout=MODEL_LOAD_TIMEOUT)
         other.context.close()
         if http_status(player) == 404:
             break
@@ -176,10 +181,11 @@ def test_upload_over_the_limit_is_refused(browser, tmp_path):
     small_song = write_song(small, 1.0, seed=5)
     with streamlit_server(tmp_path, "--server.maxUploadSize", "1") as running:
         page = open_page(browser, running.url)
-        expect(page.get_by_text("Up to 1 MB and 15 minutes per song", exact=False).first).to_be_visible()
+        expect(page.get_by_text("Up to 1 MB and 15 minutes per song", exact=False).first).to_be_visible(
+            timeout=MODEL_LOAD_TIMEOUT)
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(big))
         expect(page.get_by_text("File must be 1.0MB or smaller", exact=False)).to_be_visible()
-        expect(page.get_by_role("button", name="Separate")).to_have_count(0)
+        expect(page.get_by_role("button", name="Separate")).to_have_count(0)  # (no rerun with a file)
 
         # The same page, and the server, go on working with a file under the limit.
         with page.expect_request(lambda r: "/_stcore/upload_file/" in r.url and r.method == "PUT") as sent:
