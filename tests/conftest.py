@@ -46,3 +46,17 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     """Run ``musicsep`` as a user would, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "musicsep.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def page_server(tmp_path_factory):
+    """One ``streamlit run app.py`` for all the browser tests (tests/test_app_browser.py and
+    tests/test_app_load.py): each server's first visit loads the default model, which is slow.
+
+    Its ``TMPDIR`` is a folder of its own, and a closed tab's session is kept 2 s (not 120) so that
+    the load tests can see it released.
+    """
+    from test_app_browser import streamlit_server
+
+    with streamlit_server(tmp_path_factory.mktemp("server"), "--server.disconnectedSessionTTL", "2") as running:
+        yield running

@@ -7,7 +7,8 @@ where ``$MUSICSEP_SCREENSHOT`` says, to refresh the one in the docs:
 
     MUSICSEP_SCREENSHOT=docs/app_screenshot.png .venv/bin/python -m pytest tests/test_app_browser.py
 
-``streamlit_server`` and the ``browser`` fixture are shared with tests/test_app_load.py.
+``streamlit_server``, the ``browser`` fixture and the server (``page_server`` in conftest.py) are shared
+with tests/test_app_load.py.
 """
 
 from __future__ import annotations
@@ -106,10 +107,9 @@ def streamlit_server(folder: Path, *options: str) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    """The page's address, on a server shared by this module's tests."""
-    with streamlit_server(tmp_path_factory.mktemp("server")) as running:
-        yield running.url
+def server(page_server) -> str:
+    """The page's address, on the server shared by the browser tests (``page_server`` in conftest.py)."""
+    return page_server.url
 
 
 def screenshot_path(tmp_path: Path) -> Path:

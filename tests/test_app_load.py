@@ -28,17 +28,15 @@ from test_app_browser import (  # noqa: F401 (browser: a fixture)
 
 from musicsep import SAMPLE_RATE, SOURCES
 
-SESSION_TTL = 2  # seconds a closed tab's session is kept for a reconnect (Streamlit's default: 120)
+SESSION_TTL = 2  # seconds page_server keeps a closed tab's session for a reconnect (Streamlit's default: 120)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for this module's load tests, with its own empty ``TMPDIR`` and a short session TTL."""
-    with streamlit_server(tmp_path_factory.mktemp("server"),
-                          "--server.disconnectedSessionTTL", str(SESSION_TTL)) as running:
-        yield running
+def server(page_server):
+    """The server shared by the browser tests (conftest.py): its own empty ``TMPDIR``, a short session TTL."""
+    return page_server
 
 
 def write_song(path: Path, seconds: float, seed: int) -> np.ndarray:
