@@ -243,7 +243,8 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     assert len(calls) == 2 and len(at.get("audio")) == 2
     at.radio(key="mode").set_value("all").run()  # ...and going back reuses the first one
     assert len(calls) == 2 and len(at.get("audio")) == 4
-    assert loads == ["bandpass"]  # the separator was built once, then shared (st.cache_resource)
+    # Each method's separator was built once (the default one on the first visit), then shared.
+    assert loads.count("bandpass") == 1 and len(loads) == len(set(loads))
 
 
 def test_unavailable_method_is_a_warning(monkeypatch, song):
