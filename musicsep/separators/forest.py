@@ -267,10 +267,11 @@ class ForestSeparator:
         if self.level not in LEVELS:
             raise UserError(f"forest level must be one of {', '.join(LEVELS)}, not {self.level!r}")
         if self.model is None and (self.model_path or DEFAULT_MODEL.is_file()):
-            # Load (and import librosa) now, so the first separation is not charged for it.
-            import librosa  # noqa: F401
-
+            # Load the model and compile librosa's / the Wiener filter's numba kernels now (on 0.2 s of
+            # noise), so that the first separation is not charged for one-off start-up work.
             self._model()
+            noise = np.random.default_rng(0).standard_normal((SAMPLE_RATE // 5, 2)).astype(np.float32) * 0.01
+            self.separate(noise, SAMPLE_RATE)
 
     def _model(self) -> ForestModel:
         if self.model is None:
