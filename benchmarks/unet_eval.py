@@ -58,7 +58,8 @@ def scores(model: str | None, tracks, wiener: list[int | None]) -> dict:
     table: dict = {}
     for it in wiener:
         sep = UNetSeparator(model_path=model, wiener_iterations=it)
-        label = f"wiener_{sep.wiener_iterations}" + (" (default)" if it is None else "")
+        default = UNetSeparator(model_path=model).wiener_iterations if it is not None else it
+        label = f"wiener_{sep.wiener_iterations}" + (" (default)" if sep.wiener_iterations == default else "")
         per_track = {}
         for track in tracks:
             est = separate(sep, track.mixture, SAMPLE_RATE)
@@ -97,7 +98,7 @@ def main() -> int:
         clip = synth[0].mixture if synth else np.tile(tracks[0].mixture, (5, 1))
         result["speed_30s"] = speed(args.model, args.repeats, np.ascontiguousarray(clip[: 30 * SAMPLE_RATE]))
     if not args.skip_scores:
-        result["sdr"] = scores(args.model, tracks, [None, 0, 1])
+        result["sdr"] = scores(args.model, tracks, [0, 1])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

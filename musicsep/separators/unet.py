@@ -366,8 +366,10 @@ class UNetSeparator:
             torch.mul(top, mag[None, :, fm:], out=mags[:, :, fm:])
             return wiener(mix_spec, mags.numpy(), self.wiener_iterations, power=1.0)
         est = torch.empty(shape, dtype=spec.dtype)
-        torch.mul(masks, spec[None, :, :fm], out=est[:, :, :fm])
-        torch.mul(top, spec[None, :, fm:], out=est[:, :, fm:])
+        # real x complex products on (re, im) pairs: no complex copy of the masks is made
+        est_ri, spec_ri = torch.view_as_real(est), torch.view_as_real(spec)
+        torch.mul(masks[..., None], spec_ri[None, :, :fm], out=est_ri[:, :, :fm])
+        torch.mul(top[..., None], spec_ri[None, :, fm:], out=est_ri[:, :, fm:])
         return est.numpy()
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
