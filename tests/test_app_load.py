@@ -106,6 +106,8 @@ def assert_page_serves(browser, url: str) -> None:
     page.context.close()
 
 
+@pytest.mark.xfail(strict=False, reason="known flaky: passes alone, but after the other browser tests on the "
+                   "shared server the first context's upload is sometimes never registered (open issue)")
 def test_two_sessions_separating_at_once_get_their_own_stems(server, browser, tmp_path):
     from playwright.sync_api import expect
 
