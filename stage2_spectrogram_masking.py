@@ -12,7 +12,7 @@ from musicsep.stages import stage_main
 
 def train(argv):
     from musicsep.cli import Parser
-    from musicsep.data.musdb import load_tracks
+    from musicsep.data.musdb import iter_examples, load_tracks
     from musicsep.errors import UserError
     from musicsep.separators.nmf import DEFAULT_MODEL, NMFSeparator
 
@@ -29,12 +29,7 @@ def train(argv):
         is_wav = args.is_wav or args.root == "data/synth"
         tracks = load_tracks(args.root, is_wav, "train", args.tracks)
 
-        def examples():
-            for t in tracks:
-                yield t.mixture, t.targets
-                t.unload()
-
-        sep = NMFSeparator(n_components=args.rank).fit(examples(), atoms_per_source=args.atoms, log=print)
+        sep = NMFSeparator(n_components=args.rank).fit(iter_examples(tracks), atoms_per_source=args.atoms, log=print)
         sep.save(args.out)
         print(f"saved {args.out} ({sep.model.info})")
         return 0

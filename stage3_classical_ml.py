@@ -13,7 +13,7 @@ from musicsep.stages import stage_main
 
 def train(argv):
     from musicsep.cli import Parser
-    from musicsep.data.musdb import load_tracks
+    from musicsep.data.musdb import iter_examples, load_tracks
     from musicsep.errors import UserError
     from musicsep.separators.forest import DEFAULT_MODEL, ForestSeparator
 
@@ -32,12 +32,7 @@ def train(argv):
         is_wav = args.is_wav or args.root == "data/synth"
         tracks = load_tracks(args.root, is_wav, "train", args.tracks)
 
-        def examples():
-            for t in tracks:
-                yield t.mixture, t.targets
-                t.unload()
-
-        sep = ForestSeparator().fit(examples(), cells_per_song=args.cells, labels=args.labels,
+        sep = ForestSeparator().fit(iter_examples(tracks), cells_per_song=args.cells, labels=args.labels,
                                     n_estimators=args.trees, max_leaf_nodes=args.leaves, n_jobs=args.jobs, log=print)
         sep.save(args.out)
         print(f"saved {args.out} ({sep.model.info})")

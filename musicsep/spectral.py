@@ -46,19 +46,20 @@ def istft(spec: np.ndarray, length: int, n_fft: int = 4096, hop_length: int = 10
     flat = torch.from_numpy(np.ascontiguousarray(spec.reshape(-1, *spec.shape[-2:])))
     window = torch.hann_window(n_fft)
     if n_fft % hop_length or flat.shape[-1] == 0:
-        out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length).numpy()
+        out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length)
     else:
-        frames = torch.fft.irfft(flat.transpose(1, 2), n=n_fft)  # (batch, frames, n_fft)
-        frames *= window
-        signal = _overlap_add(frames, hop_length)
         count = flat.shape[-1]
         envelope = _overlap_add(window.square().expand(1, count, n_fft), hop_length)[0]
         start = n_fft // 2
-        stop = min(start + length, signal.shape[-1])
-        out = torch.zeros(signal.shape[0], length, dtype=torch.float32)
-        out[:, : stop - start] = signal[:, start:stop] / envelope[start:stop].clamp_min(1e-11)
-        out = out.numpy()
-    return np.moveaxis(out.reshape(*lead, length), -2, -1).astype(np.float32, copy=False)
+        stop = min(start + length, (count - 1) * hop_length + n_fft)
+        scale = 1.0 / envelope[start:stop].clamp_min(1e-11)
+        out = torch.zeros(flat.shape[0], length, dtype=torch.float32)
+        # two signals at a time: the frame buffers of a whole 4-source chunk would be ~10x its audio
+        for i in range(0, flat.shape[0], 2):
+            frames = torch.fft.irfft(flat[i:i + 2].transpose(1, 2), n=n_fft)  # (2, frames, n_fft)
+            frames *= window
+            torch.mul(_overlap_add(frames, hop_length)[:, start:stop], scale, out=out[i:i + 2, : stop - start])
+    return np.moveaxis(out.numpy().reshape(*lead, length), -2, -1)
 
 
 def ratio_masks(magnitudes: np.ndarray, power: float = 1.0) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Training the Stage 4 U-Net (:mod:`musicsep.separators.unet`).
 
 Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder in the same layout
-(``--synthetic DIR`` = ``--root DIR --is-wav``), read through the ``musdb`` package and held in
-memory as float32 ``(sources, samples, channels)`` arrays. Validation tracks are held out of that
+(``--synthetic DIR [DIR ...]`` = ``--root DIR --is-wav``, several folders pooled), read through the
+``musdb`` package and held in memory as float16 ``(sources, samples, channels)`` arrays (half the
+memory of float32; its 11-bit mantissa is far below what the loss can see). Validation tracks are held out of that
 same training folder: MUSDB18's official validation list when the root is MUSDB18, otherwise a
 fixed ``--val-fraction`` of the tracks picked by a hash of their names. Test data (MUSDB18 ``test``,
 the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
 
 Each step draws random excerpts (``--seq-seconds`` plus a little slack for :class:`Shift`) and
-applies the augmentations of :mod:`musicsep.data.augment` (shift, channel swap, sign flip, gain,
-remix across songs), which keep mixture == sum of stems.
+applies the augmentations of :mod:`musicsep.data.augment` (shift, channel swap, sign flip, random EQ,
+gain, remix across songs), which keep mixture == sum of stems.
 
 Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
 
@@ -55,7 +56,7 @@ from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, count
 # ------------------------------------------------------------------------------------------ data
 
 class TrackSet:
-    """Tracks in memory: ``names`` and ``audio`` (list of float32 ``(sources, samples, channels)``)."""
+    """Tracks in memory: ``names`` and ``audio`` (list of float16 ``(sources, samples, channels)``)."""
 
     def __init__(self, names: list[str], audio: list[np.ndarray]):
         self.names, self.audio = names, audio
@@ -115,7 +116,7 @@ def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
             stems = np.repeat(stems, 2, axis=2)
         target = val if t.name in val_names else train
         target.names.append(t.name)
-        target.audio.append(np.ascontiguousarray(stems))
+        target.audio.append(np.ascontiguousarray(stems, dtype=np.float16))
     return train, val
 
 
@@ -184,7 +185,7 @@ def validation_excerpts(val: TrackSet, seconds: float) -> list[np.ndarray]:
     for audio in val.audio:
         n = audio.shape[1]
         start = max(0, (n - length) // 2)
-        out.append(audio[:, start:start + length])
+        out.append(audio[:, start:start + length].astype(np.float32))
     return out
 
 
@@ -221,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data")
     data.add_argument("--root", help="MUSDB18 / MUSDB18-HQ root (its 'train' subset is used)")
     data.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav) rather than stems")
-    data.add_argument("--synthetic", metavar="DIR", help="a synthetic folder (DIR/train/<track>/*.wav)")
+    data.add_argument("--synthetic", metavar="DIR", nargs="+",
+                      help="synthetic folder(s) (DIR/train/<track>/*.wav); several are pooled")
     data.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of tracks (non-MUSDB)")
     data.add_argument("--max-tracks", type=int, default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
@@ -235,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mse-weight", type=float, default=1.0)
     t.add_argument("--sc-weight", type=float, default=1.0)
     t.add_argument("--remix-proba", type=float, default=0.5, help="chance a batch is remixed across songs")
+    t.add_argument("--eq-db", type=float, default=9.0, help="random EQ range per stem in dB (0 = off)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--val-seconds", type=float, default=10.0, help="validation excerpt per held-out track")
     t.add_argument("--seed", type=int, default=0)
@@ -276,13 +279,20 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    root, is_wav = (args.synthetic, True) if args.synthetic else (args.root, args.is_wav)
+    roots, is_wav = (args.synthetic, True) if args.synthetic else ([args.root], args.is_wav)
+    root = " + ".join(str(r) for r in roots)
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     out_path = Path(args.out)
 
     t_load = time.time()
-    train_set, val_set = load_tracks(root, is_wav, args.val_fraction, args.max_tracks)
+    train_set, val_set = TrackSet([], []), TrackSet([], [])
+    for one_root in roots:
+        more_train, more_val = load_tracks(one_root, is_wav, args.val_fraction, args.max_tracks)
+        prefix = f"{Path(one_root).name}/" if len(roots) > 1 else ""
+        for mine, more in ((train_set, more_train), (val_set, more_val)):
+            mine.names += [prefix + n for n in more.names]
+            mine.audio += more.audio
     _log(f"data {root}: {len(train_set)} training tracks ({train_set.seconds / 60:.1f} min), "
          f"{len(val_set)} validation tracks ({val_set.seconds / 60:.1f} min), loaded in {time.time() - t_load:.0f} s")
     val_excerpts = validation_excerpts(val_set, args.val_seconds)
@@ -326,7 +336,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(args.seed + state["step"])
     seq = int(args.seq_seconds * SAMPLE_RATE)
     max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
-    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba)
+    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba, args.eq_db)
     steps_per_epoch = max(1, math.ceil(len(train_set) * args.samples_per_track / args.batch_size))
     budget = args.minutes * 60 if args.minutes else None
     facts = {

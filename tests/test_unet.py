@@ -146,8 +146,22 @@ def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return augment.mix(stems), stems
 
 
+def test_random_eq_changes_the_level_of_a_tone_within_its_range():
+    t = torch.arange(44100) / 44100
+    tone = torch.sin(2 * torch.pi * 441 * t)  # a whole number of periods: no FFT leakage
+    stems = tone.repeat(64, 1, 2, 1)
+    eq = augment.RandomEQ(max_db=9.0, proba=1.0)
+    out = eq.stems(stems, torch.Generator().manual_seed(0))
+    gain_db = 20 * torch.log10(out.pow(2).mean(-1).sqrt() / tone.pow(2).mean().sqrt())
+    assert gain_db.abs().max() <= 9.0 + 1e-3
+    assert gain_db.std() > 2.0  # the gains really vary between examples
+    assert torch.allclose(gain_db[..., 0], gain_db[..., 1])  # the same curve on both channels
+    unchanged = augment.RandomEQ(max_db=9.0, proba=0.0).stems(stems, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(unchanged, stems, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("piece", [augment.Shift(100), augment.FlipChannels(0.5), augment.FlipSign(0.5),
-                                   augment.Scale(0.25, 1.25), augment.Remix(1.0),
+                                   augment.Scale(0.25, 1.25), augment.Remix(1.0), augment.RandomEQ(9.0),
                                    augment.default_augmentation(100, 1.0)])
 def test_augmentations_keep_mixture_equal_to_sum(piece):
     mixture, stems = _batch()

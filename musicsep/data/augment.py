@@ -12,11 +12,14 @@ run is reproducible from its seed.
 - :class:`FlipSign` — multiply each stem by +-1, independently (Demucs).
 - :class:`Scale` — random gain per stem, uniform in ``[low, high]`` (Open-Unmix).
 - :class:`Remix` — shuffle each source across the batch, so stems from different songs meet (Demucs).
+- :class:`RandomEQ` — a random smooth equaliser per stem (timbre variety the synthetic songs lack:
+  brighter or darker basses, thinner or fuller voices than the renderer's).
 - :class:`Compose` — apply pieces in order.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -114,6 +117,29 @@ class Remix(Augmentation):
         return out
 
 
+class RandomEQ(Augmentation):
+    """With probability ``proba`` per stem, a smooth random equaliser: gains drawn uniformly in
+    ``[-max_db, max_db]`` at ``points`` log-spaced frequencies (30 Hz to 16 kHz), linear in dB between
+    them, applied by one FFT over the excerpt (its impulse response is short, so the wrap-around is
+    negligible)."""
+
+    def __init__(self, max_db: float = 9.0, points: int = 6, proba: float = 0.7, sample_rate: int = 44100):
+        self.max_db, self.points, self.proba, self.sample_rate = float(max_db), int(points), float(proba), int(sample_rate)
+
+    def stems(self, stems, generator=None):
+        batch, sources, _, n = stems.shape
+        freqs = torch.fft.rfftfreq(n, 1.0 / self.sample_rate).to(stems.device)
+        lo, hi = math.log(30.0), math.log(16000.0)
+        position = ((freqs.clamp(min=1.0).log() - lo) / (hi - lo)).clamp(0, 1) * (self.points - 1)
+        left = position.floor().long().clamp(max=self.points - 2)
+        frac = position - left
+        db = (2 * _rand((batch, sources, self.points), generator, stems) - 1) * self.max_db
+        db = db * (_rand((batch, sources, 1), generator, stems) < self.proba)
+        curve = db[..., left] * (1 - frac) + db[..., left + 1] * frac  # (batch, sources, bins)
+        spectrum = torch.fft.rfft(stems.float(), dim=-1) * (10 ** (curve / 20))[:, :, None, :]
+        return torch.fft.irfft(spectrum, n=n, dim=-1).to(stems.dtype)
+
+
 class Compose(Augmentation):
     """Apply ``pieces`` in order."""
 
@@ -126,6 +152,8 @@ class Compose(Augmentation):
         return stems
 
 
-def default_augmentation(max_shift: int, remix_proba: float = 0.5) -> Compose:
-    """The training default: shift, channel flip, sign flip, gain in [0.25, 1.25], remix."""
-    return Compose([Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), Scale(0.25, 1.25), Remix(remix_proba)])
+def default_augmentation(max_shift: int, remix_proba: float = 0.5, eq_db: float = 9.0) -> Compose:
+    """The training default: shift, channel flip, sign flip, random EQ (``eq_db`` = 0 turns it off),
+    gain in [0.25, 1.25], remix."""
+    eq = [RandomEQ(eq_db)] if eq_db > 0 else []
+    return Compose([Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), *eq, Scale(0.25, 1.25), Remix(remix_proba)])

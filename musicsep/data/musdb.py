@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -52,6 +52,14 @@ class Track:
 
     def unload(self) -> None:
         self._cache = None
+
+
+def iter_examples(tracks: Sequence[Track]) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """``(mixture, targets)`` of each track in turn, unloading each after use: training on many
+    songs holds one in memory at a time."""
+    for track in tracks:
+        yield track.mixture, track.targets
+        track.unload()
 
 
 def _excerpt_track() -> Track:

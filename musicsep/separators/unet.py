@@ -317,7 +317,7 @@ class UNetSeparator:
         ``None`` (default) uses the number stored in the checkpoint, chosen on the validation split.
     """
 
-    chunk_seconds = 30.0  # preferred chunking for musicsep.inference (memory stays bounded)
+    chunk_seconds = 20.0  # preferred chunking for musicsep.inference: peak memory ~0.75 GB whatever the length
     overlap_seconds = 1.0
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
@@ -340,37 +340,37 @@ class UNetSeparator:
         self.n_fft, self.hop_length = self.model.n_fft, self.model.hop_length
 
     @torch.inference_mode()
-    def masks(self, mix_spec: np.ndarray) -> np.ndarray:
-        """``(channels, bins, frames)`` complex -> masks ``(sources, channels, bins, frames)`` float32."""
+    def _network_masks(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masks of the modelled bins ``(sources, channels, max_bin, frames)`` and, for the bins
+        above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
         self.model.eval()
-        mag = torch.from_numpy(np.abs(mix_spec)).to(self.device)[None]
-        return self.model(mag)[0].float().cpu().numpy()
+        fm = self.model.max_bin
+        masks = self.model(spec[None, :, :fm].abs().to(self.device))[0].float().cpu()
+        return masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True)
+
+    def _masked(self, spec: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
+        """Masks x mixture STFT, complex ``(..., channels, bins, frames)``; real x complex products on
+        (re, im) pairs, so no complex copy of the masks is made and no full-band mask is built."""
+        fm = self.model.max_bin
+        est = torch.empty((*masks.shape[:-3], *spec.shape), dtype=spec.dtype)
+        est_ri, spec_ri = torch.view_as_real(est), torch.view_as_real(spec)
+        torch.mul(masks[..., None], spec_ri[:, :fm], out=est_ri[..., :fm, :, :])
+        torch.mul(top[..., None], spec_ri[:, fm:], out=est_ri[..., fm:, :, :])
+        return est.numpy()
 
     @torch.inference_mode()
     def estimates(self, mix_spec: np.ndarray) -> np.ndarray:
-        """Complex source spectrograms ``(sources, channels, bins, frames)`` (masks, then Wiener).
-
-        The network sees only the modelled bins; the bins above get the top band's mean mask here,
-        written straight into the output (no full-band mask array is ever built).
-        """
-        self.model.eval()
-        fm = self.model.max_bin
+        """Complex source spectrograms ``(sources, channels, bins, frames)`` (masks, then Wiener)."""
         spec = torch.from_numpy(np.ascontiguousarray(mix_spec))
-        mag = spec.abs()
-        masks = self.model(mag[None, :, :fm].to(self.device))[0].float().cpu()  # (S, C, Fm, T)
-        top = masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True)
-        shape = (masks.shape[0], *spec.shape)
+        masks, top = self._network_masks(spec)
         if self.wiener_iterations > 0:
-            mags = torch.empty(shape, dtype=torch.float32)
+            fm = self.model.max_bin
+            mag = spec.abs()
+            mags = torch.empty((masks.shape[0], *spec.shape), dtype=torch.float32)
             torch.mul(masks, mag[None, :, :fm], out=mags[:, :, :fm])
             torch.mul(top, mag[None, :, fm:], out=mags[:, :, fm:])
             return wiener(mix_spec, mags.numpy(), self.wiener_iterations, power=1.0)
-        est = torch.empty(shape, dtype=spec.dtype)
-        # real x complex products on (re, im) pairs: no complex copy of the masks is made
-        est_ri, spec_ri = torch.view_as_real(est), torch.view_as_real(spec)
-        torch.mul(masks[..., None], spec_ri[None, :, :fm], out=est_ri[:, :, :fm])
-        torch.mul(top[..., None], spec_ri[None, :, fm:], out=est_ri[:, :, fm:])
-        return est.numpy()
+        return self._masked(spec, masks, top)
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         mixture = np.asarray(mixture, dtype=np.float32)
@@ -388,8 +388,13 @@ class UNetSeparator:
         else:
             raise UserError(f"the U-Net takes mono or stereo input, got {channels} channels")
         spec = stft(x, self.n_fft, self.hop_length)
-        est = self.estimates(spec)
-        stems = istft(est, n, self.n_fft, self.hop_length)  # (sources, n, 2)
+        if self.wiener_iterations > 0:
+            stems = istft(self.estimates(spec), n, self.n_fft, self.hop_length)  # (sources, n, 2)
+        else:  # one source at a time: a chunk's memory holds one complex estimate, not four
+            spec_t = torch.from_numpy(spec)
+            masks, top = self._network_masks(spec_t)
+            stems = np.stack([istft(self._masked(spec_t, masks[j], top[j]), n, self.n_fft, self.hop_length)
+                              for j in range(len(self.sources))])
         if channels == 1:
             stems = stems.mean(axis=2, keepdims=True)
         return {name: np.ascontiguousarray(stems[i]) for i, name in enumerate(self.sources)}
