@@ -69,9 +69,13 @@ def ready_to_separate(page, song: Path) -> None:
     expect(page.get_by_role("radio", name=BANDPASS_LABEL)).to_be_checked()
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=MODEL_LOAD_TIMEOUT)
     button = page.get_by_role("button", name="Separate")
+    dropzone = page.get_by_test_id("stFileUploaderDropzoneInput")
     for attempt in range(3):  # on a busy machine a rerun can swallow the upload event: upload again
-        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(song))
+        if attempt:  # the input still holds the file: empty it, or setting the same file fires no change
+            dropzone.set_input_files([])
+        dropzone.set_input_files(str(song))
         try:
+            expect(page.get_by_test_id("stFileChip")).to_have_count(1, timeout=MODEL_LOAD_TIMEOUT // 6)
             expect(button).to_be_visible(timeout=MODEL_LOAD_TIMEOUT // 3)
             return
         except AssertionError:
@@ -106,8 +110,6 @@ def assert_page_serves(browser, url: str) -> None:
     page.context.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known flaky: passes alone, but after the other browser tests on the "
-                   "shared server the first context's upload is sometimes never registered (open issue)")
 def test_two_sessions_separating_at_once_get_their_own_stems(server, browser, tmp_path):
     from playwright.sync_api import expect
 
