@@ -75,7 +75,8 @@ def ready_to_separate(page, song: Path) -> None:
             dropzone.set_input_files([])
         dropzone.set_input_files(str(song))
         try:
-            expect(page.get_by_test_id("stFileChip")).to_have_count(1, timeout=MODEL_LOAD_TIMEOUT // 6)
+            expect(page.get_by_test_id("stFileChip").filter(has_text=song.name)).to_be_visible(
+                timeout=MODEL_LOAD_TIMEOUT // 6)
             expect(button).to_be_visible(timeout=MODEL_LOAD_TIMEOUT // 3)
             return
         except AssertionError:
