@@ -46,7 +46,7 @@ def istft(spec: np.ndarray, length: int, n_fft: int = 4096, hop_length: int = 10
     flat = torch.from_numpy(np.ascontiguousarray(spec.reshape(-1, *spec.shape[-2:])))
     window = torch.hann_window(n_fft)
     if n_fft % hop_length or flat.shape[-1] == 0:
-        out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length)
+        out = torch.istft(flat, n_fft, hop_length, window=window, center=True, length=length).float()
     else:
         count = flat.shape[-1]
         envelope = _overlap_add(window.square().expand(1, count, n_fft), hop_length)[0]

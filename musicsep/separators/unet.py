@@ -348,15 +348,22 @@ class UNetSeparator:
         masks = self.model(spec[None, :, :fm].abs().to(self.device))[0].float().cpu()
         return masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True)
 
-    def _masked(self, spec: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
-        """Masks x mixture STFT, complex ``(..., channels, bins, frames)``; real x complex products on
-        (re, im) pairs, so no complex copy of the masks is made and no full-band mask is built."""
-        fm = self.model.max_bin
-        est = torch.empty((*masks.shape[:-3], *spec.shape), dtype=spec.dtype)
-        est_ri, spec_ri = torch.view_as_real(est), torch.view_as_real(spec)
-        torch.mul(masks[..., None], spec_ri[:, :fm], out=est_ri[..., :fm, :, :])
-        torch.mul(top[..., None], spec_ri[:, fm:], out=est_ri[..., fm:, :, :])
-        return est.numpy()
+    def _masked(self, values: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
+        """Masks x ``values`` ``(channels, bins, frames)``, real (magnitudes) or complex (the STFT):
+        the modelled bins take ``masks``, the bins above ``top``; ``(..., channels, bins, frames)``.
+        Complex values are multiplied as (re, im) pairs, so no complex copy of the masks is made and
+        no full-band mask is built."""
+        fm, bins = self.model.max_bin, values.shape[1]
+        out = torch.empty((*masks.shape[:-3], *values.shape), dtype=values.dtype)
+        axis = masks.dim() - 2  # the bins axis of out
+        if values.is_complex():
+            values, out_view, masks, top = (torch.view_as_real(values), torch.view_as_real(out),
+                                            masks[..., None], top[..., None])
+        else:
+            out_view = out
+        torch.mul(masks, values[:, :fm], out=out_view.narrow(axis, 0, fm))
+        torch.mul(top, values[:, fm:], out=out_view.narrow(axis, fm, bins - fm))
+        return out.numpy()
 
     @torch.inference_mode()
     def estimates(self, mix_spec: np.ndarray) -> np.ndarray:
@@ -364,12 +371,7 @@ class UNetSeparator:
         spec = torch.from_numpy(np.ascontiguousarray(mix_spec))
         masks, top = self._network_masks(spec)
         if self.wiener_iterations > 0:
-            fm = self.model.max_bin
-            mag = spec.abs()
-            mags = torch.empty((masks.shape[0], *spec.shape), dtype=torch.float32)
-            torch.mul(masks, mag[None, :, :fm], out=mags[:, :, :fm])
-            torch.mul(top, mag[None, :, fm:], out=mags[:, :, fm:])
-            return wiener(mix_spec, mags.numpy(), self.wiener_iterations, power=1.0)
+            return wiener(mix_spec, self._masked(spec.abs(), masks, top), self.wiener_iterations, power=1.0)
         return self._masked(spec, masks, top)
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
