@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracks", type=int, default=10)
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="train", choices=("train", "test"))
+    p.add_argument("--split", default="train", choices=("train", "valid", "test"),
+                   help="valid and test draw held-out instruments and voices half the time; train never does")
     p.add_argument("--jobs", type=int, default=2)
     p.set_defaults(func=cmd_synth)
 

@@ -5,12 +5,16 @@ Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder
 ``musdb`` package and held in memory as float16 ``(sources, samples, channels)`` arrays (half the
 memory of float32; its 11-bit mantissa is far below what the loss can see). Validation tracks are held out of that
 same training folder: MUSDB18's official validation list when the root is MUSDB18, otherwise a
-fixed ``--val-fraction`` of the tracks picked by a hash of their names. Test data (MUSDB18 ``test``,
+fixed ``--val-fraction`` of the tracks picked by a hash of their names -- or, with ``--valid DIR``,
+every song of ``DIR/valid`` (a synthetic ``valid`` split draws held-out instruments and voices as
+the test split does, so it measures how the model carries over to timbres it never heard, on songs
+that are not test songs), and then every training track is trained on. Test data (MUSDB18 ``test``,
 the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
 
-Each step draws random excerpts (``--seq-seconds`` plus a little slack for :class:`Shift`) and
-applies the augmentations of :mod:`musicsep.data.augment` (shift, channel swap, sign flip, random EQ,
-gain, remix across songs), which keep mixture == sum of stems.
+Each step draws random excerpts (``--seq-seconds`` plus the slack that :class:`Repitch` and
+:class:`Shift` consume) and applies the augmentations of :mod:`musicsep.data.augment` (repitch,
+shift, channel swap, sign flip, random EQ, gain, remix across songs), which keep mixture == sum of
+stems.
 
 Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
 
@@ -47,7 +51,7 @@ import numpy as np
 import torch
 
 from musicsep import SAMPLE_RATE, SOURCES
-from musicsep.data.augment import default_augmentation, mix
+from musicsep.data.augment import default_augmentation, input_length, mix
 from musicsep.errors import UserError
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, count_parameters, read_checkpoint,
                                       save_checkpoint)
@@ -96,12 +100,14 @@ def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
     tracks = sorted(db.tracks, key=lambda t: t.name)
     if max_tracks:
         tracks = tracks[:max_tracks]
-    if len(tracks) < 2:
+    if len(tracks) < 2 and val_fraction > 0:
         raise UserError(f"{root}/train holds {len(tracks)} track(s); training needs at least 2 "
                         "(one is held out for validation)")
     official = set(db.setup.get("validation_tracks", []) or [])
     names = [t.name for t in tracks]
-    if official & set(names):
+    if val_fraction <= 0:
+        val_names: set[str] = set()
+    elif official & set(names):
         val_names = official & set(names)
     else:  # a fixed, name-hashed fraction: the same tracks whatever order the folder lists them in
         n_val = max(1, int(round(val_fraction * len(tracks))))
@@ -111,13 +117,39 @@ def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
     for t in tracks:
         if t.rate != SAMPLE_RATE:
             raise UserError(f"track {t.name} is {t.rate} Hz; training expects {SAMPLE_RATE} Hz")
-        stems = np.stack([_source_audio(t, s) for s in SOURCES])  # (S, n, C)
-        if stems.shape[2] == 1:
-            stems = np.repeat(stems, 2, axis=2)
         target = val if t.name in val_names else train
         target.names.append(t.name)
-        target.audio.append(np.ascontiguousarray(stems, dtype=np.float16))
+        target.audio.append(_stems_array([_source_audio(t, s) for s in SOURCES]))
     return train, val
+
+
+def _stems_array(stems: list[np.ndarray]) -> np.ndarray:
+    """Per-source ``(n, C)`` arrays -> the stored ``(sources, n, 2)`` float16 array."""
+    out = np.stack(stems)
+    if out.shape[2] == 1:
+        out = np.repeat(out, 2, axis=2)
+    return np.ascontiguousarray(out, dtype=np.float16)
+
+
+def load_valid_folder(folder: str | Path) -> TrackSet:
+    """Every song of a synthetic ``valid`` folder (``<folder>/<track>/<source>.wav``)."""
+    import soundfile as sf
+
+    folder = Path(folder)
+    songs = sorted(d for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+    if not songs:
+        raise UserError(f"no songs under {folder} (expected <track>/{{{','.join(SOURCES)}}}.wav)")
+    out = TrackSet([], [])
+    for song in songs:
+        try:
+            stems = [sf.read(song / f"{s}.wav", dtype="float32", always_2d=True) for s in SOURCES]
+        except (OSError, RuntimeError) as exc:
+            raise UserError(f"cannot read the stems of {song}: {exc}") from None
+        if any(rate != SAMPLE_RATE for _, rate in stems):
+            raise UserError(f"{song} is not {SAMPLE_RATE} Hz")
+        out.names.append(song.name)
+        out.audio.append(_stems_array([a for a, _ in stems]))
+    return out
 
 
 def sample_batch(tracks: TrackSet, batch: int, length: int, rng: np.random.Generator) -> torch.Tensor:
@@ -225,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--synthetic", metavar="DIR", nargs="+",
                       help="synthetic folder(s) (DIR/train/<track>/*.wav); several are pooled")
     data.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of tracks (non-MUSDB)")
+    data.add_argument("--valid", metavar="DIR", default=None,
+                      help="validate on every song of DIR/valid instead (synthetic layout); all train tracks train")
     data.add_argument("--max-tracks", type=int, default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=100)
@@ -238,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sc-weight", type=float, default=1.0)
     t.add_argument("--remix-proba", type=float, default=0.5, help="chance a batch is remixed across songs")
     t.add_argument("--eq-db", type=float, default=9.0, help="random EQ range per stem in dB (0 = off)")
+    t.add_argument("--repitch", type=float, default=2.0, metavar="SEMITONES",
+                   help="speed/pitch change per stem up to +-SEMITONES (0 = off)")
+    t.add_argument("--repitch-proba", type=float, default=0.5, help="chance a stem is repitched")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--val-seconds", type=float, default=10.0, help="validation excerpt per held-out track")
     t.add_argument("--seed", type=int, default=0)
@@ -287,12 +324,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     t_load = time.time()
     train_set, val_set = TrackSet([], []), TrackSet([], [])
+    val_fraction = 0.0 if args.valid else args.val_fraction
     for one_root in roots:
-        more_train, more_val = load_tracks(one_root, is_wav, args.val_fraction, args.max_tracks)
+        more_train, more_val = load_tracks(one_root, is_wav, val_fraction, args.max_tracks)
         prefix = f"{Path(one_root).name}/" if len(roots) > 1 else ""
         for mine, more in ((train_set, more_train), (val_set, more_val)):
             mine.names += [prefix + n for n in more.names]
             mine.audio += more.audio
+    if args.valid:
+        val_set = load_valid_folder(Path(args.valid) / "valid")
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
     _log(f"data {root}: {len(train_set)} training tracks ({train_set.seconds / 60:.1f} min), "
          f"{len(val_set)} validation tracks ({val_set.seconds / 60:.1f} min), loaded in {time.time() - t_load:.0f} s")
     val_excerpts = validation_excerpts(val_set, args.val_seconds)
@@ -303,6 +345,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
               "hop_length": args.hop_length, "patch": list(args.patch)}
     model = UNet(**{k: config[k] for k in DEFAULT_CONFIG})
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    initialised_from: dict[str, Any] | None = None  # the starting checkpoint's record, when fine-tuning
     state: dict[str, Any] = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_sdr": -float("inf"), "history": []}
     last_path = run_dir / "last.pth"
     if args.resume and last_path.exists():
@@ -312,6 +355,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         optimizer.load_state_dict(ckpt["optimizer"])
         state.update(ckpt["train_state"])
+        initialised_from = ckpt.get("initialised_from")
         rng = np.random.default_rng([args.seed, state["step"]])
         torch.manual_seed(args.seed + state["step"])
         _log(f"resumed from {last_path}: epoch {state['epoch']}, step {state['step']}, "
@@ -321,6 +365,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model = UNet(**{k: ckpt["config"][k] for k in DEFAULT_CONFIG if k in ckpt["config"]})
         model.load_state_dict(ckpt["state_dict"])
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        initialised_from = {k: ckpt.get(k) for k in ("command", "data", "training", "validation", "initialised_from")
+                            if ckpt.get(k) is not None}
         _log(f"initialised from {args.init}")
     else:
         init_input_stats(model, train_set, rng)
@@ -336,7 +382,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(args.seed + state["step"])
     seq = int(args.seq_seconds * SAMPLE_RATE)
     max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
-    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba, args.eq_db)
+    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba, args.eq_db,
+                                                                  args.repitch, args.repitch_proba)
+    excerpt = input_length(augment, seq)  # samples drawn per excerpt so that `seq` remain
     steps_per_epoch = max(1, math.ceil(len(train_set) * args.samples_per_track / args.batch_size))
     budget = args.minutes * 60 if args.minutes else None
     facts = {
@@ -350,6 +398,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                      "machine": platform.machine(), "torch": torch.__version__},
         "command": " ".join(sys.argv),
     }
+    if initialised_from is not None:
+        facts["initialised_from"] = {"path": str(args.init), **initialised_from}
 
     def snapshot(path: Path, scores: dict[str, float] | None, with_optimizer: bool) -> None:
         extra: dict[str, Any] = {**facts, "sources": list(SOURCES),
@@ -385,7 +435,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             lr = _lr_at(progress, args.lr, state["step"])
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            stems = sample_batch(train_set, args.batch_size, seq + max_shift, rng).to(device)
+            stems = sample_batch(train_set, args.batch_size, excerpt, rng).to(device)
             mixture = mix(stems)
             if augment is not None:
                 mixture, stems = augment(mixture, stems, gen)

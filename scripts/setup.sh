@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont: the synthetic songs;
+# ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont + the Hydrogen drum kits:
+# the synthetic songs;
 # chromium: the browser end-to-end test of the web page.
-APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm chromium"
+APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm hydrogen-drumkits chromium"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

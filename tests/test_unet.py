@@ -101,13 +101,17 @@ def test_checkpoint_round_trip(tmp_path):
     loaded, _ = load_model(path)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)
-    sep = UNetSeparator(model_path=path)  # BatchNorm folded: same output
+    sep = UNetSeparator(model_path=path, bfloat16=False)  # BatchNorm folded: same output
     assert sep.wiener_iterations == 1
     mixture = toy_stems(1.0).sum(0)
     a = UNetSeparator(model=model, wiener_iterations=1).separate(mixture, SR)
     b = sep.separate(mixture, SR)
     for s in SOURCES:
         np.testing.assert_allclose(a[s], b[s], atol=2e-4)
+    # bfloat16 convolutions: the same stems within a small error (about -40 dB)
+    c = UNetSeparator(model_path=path, bfloat16=True).separate(mixture, SR)
+    for s in SOURCES:
+        assert np.sum((c[s] - b[s]) ** 2) < 1e-3 * np.sum(b[s] ** 2) + 1e-9
 
 
 class _Evil:
@@ -160,16 +164,34 @@ def test_random_eq_changes_the_level_of_a_tone_within_its_range():
     torch.testing.assert_close(unchanged, stems, atol=1e-5, rtol=0)
 
 
+def test_repitch_moves_a_tone_by_at_most_its_range_and_keeps_length_exact():
+    t = torch.arange(2 * 44100) / 44100
+    stems = torch.sin(2 * torch.pi * 440 * t).repeat(16, 4, 2, 1)
+    piece = augment.Repitch(max_semitones=2.0, proba=1.0)
+    out = piece.stems(stems, torch.Generator().manual_seed(0))
+    assert out.shape[-1] == piece.output_length(stems.shape[-1]) and piece.output_length(piece.input_length(1000)) == 1000
+    spectrum = torch.fft.rfft(out[:, :, 0] * torch.hann_window(out.shape[-1]), dim=-1).abs()
+    peaks = spectrum.argmax(-1).float() * 44100 / out.shape[-1]
+    semitones = 12 * torch.log2(peaks / 440)
+    assert semitones.abs().max() <= 2.0 + 0.1 and semitones.std() > 0.5  # within range, and varied
+    assert out.abs().max() < 1.05 and out[..., -1000:].abs().amax(-1).min() > 0.9  # no fade or gap at the end
+    unchanged = augment.Repitch(2.0, proba=0.0).stems(stems, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(unchanged, stems[..., : unchanged.shape[-1]])
+
+
 @pytest.mark.parametrize("piece", [augment.Shift(100), augment.FlipChannels(0.5), augment.FlipSign(0.5),
                                    augment.Scale(0.25, 1.25), augment.Remix(1.0), augment.RandomEQ(9.0),
-                                   augment.default_augmentation(100, 1.0)])
+                                   augment.Repitch(2.0, 0.5), augment.default_augmentation(100, 1.0)])
 def test_augmentations_keep_mixture_equal_to_sum(piece):
     mixture, stems = _batch()
     new_mix, new_stems = piece(mixture, stems, torch.Generator().manual_seed(1))
     assert new_stems.shape[:3] == stems.shape[:3] and new_mix.shape == new_stems.shape[:1] + new_stems.shape[2:]
     torch.testing.assert_close(new_mix, new_stems.sum(1))
-    if isinstance(piece, augment.Shift) or isinstance(piece, augment.Compose):
-        assert new_stems.shape[-1] == stems.shape[-1] - 100
+    if isinstance(piece, (augment.Shift, augment.Compose, augment.Repitch)):
+        assert new_stems.shape[-1] < stems.shape[-1]
+        if isinstance(piece, augment.Compose):  # input_length says how much to draw for a wanted length
+            longer = torch.randn(3, 4, 2, augment.input_length(piece, 1000))
+            assert piece(augment.mix(longer), longer, torch.Generator().manual_seed(2))[1].shape[-1] == 1000
     else:
         assert new_stems.shape == stems.shape
         assert not torch.equal(new_stems, stems)  # it did something
@@ -196,5 +218,16 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     assert sep.separate(toy_stems(0.5).sum(0), SR)["vocals"].shape == (SR // 2, 2)
     assert train_main(common + ["--epochs", "2", "--resume", "--no-wiener-search"]) == 0
     assert torch.load(run / "last.pth", weights_only=True)["train_state"]["step"] == 2
+    # fine-tuning from those weights, validated on a separate valid folder: every train track trains
+    valid = tmp_path / "heldout"
+    (valid / "valid" / "song").mkdir(parents=True)
+    for name, stem in zip(SOURCES, toy_stems(1.5, seed=7)):
+        sf.write(valid / "valid" / "song" / f"{name}.wav", stem, SR, subtype="FLOAT")
+    tuned = tmp_path / "tuned.pth"
+    assert train_main(common[:2] + ["--out", str(tuned), "--run-dir", str(tmp_path / "run2")] + common[6:]
+                      + ["--epochs", "1", "--valid", str(valid), "--init", str(out), "--no-wiener-search"]) == 0
+    ckpt = torch.load(tuned, weights_only=True)
+    assert ckpt["data"]["train_tracks"] == 3 and ckpt["data"]["validation_tracks"] == ["song"]
+    assert ckpt["initialised_from"]["path"] == str(out) and ckpt["initialised_from"]["training"]["steps"] >= 1
     with pytest.raises(UserError):
         train_main(["--synthetic", str(tmp_path / "nowhere")])

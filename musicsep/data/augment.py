@@ -14,6 +14,9 @@ run is reproducible from its seed.
 - :class:`Remix` — shuffle each source across the batch, so stems from different songs meet (Demucs).
 - :class:`RandomEQ` — a random smooth equaliser per stem (timbre variety the synthetic songs lack:
   brighter or darker basses, thinner or fuller voices than the renderer's).
+- :class:`Repitch` — play each stem a little faster or slower (pitch and tempo together, up to
+  +-``max_semitones``), independently per stem (Demucs): other drum tunings, voices and registers.
+  It shortens the excerpt by the largest speed factor, so it goes first and gets longer input.
 - :class:`Compose` — apply pieces in order.
 """
 
@@ -23,6 +26,7 @@ import math
 from typing import Sequence
 
 import torch
+from scipy.fft import next_fast_len
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -140,6 +144,44 @@ class RandomEQ(Augmentation):
         return torch.fft.irfft(spectrum, n=n, dim=-1).to(stems.dtype)
 
 
+class Repitch(Augmentation):
+    """With probability ``proba`` per stem, resample it by a speed factor ``2 ** (k / 12)``, ``k``
+    uniform in ``[-max_semitones, max_semitones]``, by truncating or zero-padding its spectrum (band
+    limited: no aliasing). Every stem is cropped to ``output_length(n)`` samples from the start, so
+    stems left alone stay aligned with each other."""
+
+    def __init__(self, max_semitones: float = 2.0, proba: float = 0.5):
+        self.max_semitones, self.proba = float(max_semitones), float(proba)
+
+    @property
+    def max_speed(self) -> float:
+        return 2.0 ** (self.max_semitones / 12.0)
+
+    def output_length(self, n: int) -> int:
+        """Samples left of an ``n``-sample input (the faster a stem plays, the fewer it yields)."""
+        return int(n / self.max_speed)
+
+    def input_length(self, n: int) -> int:
+        """Input samples needed for exactly ``n`` output samples."""
+        return math.ceil(n * self.max_speed)
+
+    def stems(self, stems, generator=None):
+        batch, sources, _, n = stems.shape
+        out = stems[..., : self.output_length(n)].clone()
+        if self.max_semitones <= 0:
+            return out
+        chosen = _rand((batch, sources), generator, stems) < self.proba
+        semitones = (2 * _rand((batch, sources), generator, stems) - 1) * self.max_semitones
+        padded = next_fast_len(n, real=True)  # zero-padded FFT sizes: any length stays fast
+        for b, j in chosen.nonzero().tolist():
+            speed = 2.0 ** (float(semitones[b, j]) / 12.0)
+            length = next_fast_len(int(padded / speed), real=True)  # within 0.1 % of padded / speed
+            spectrum = torch.fft.rfft(stems[b, j].float(), n=padded, dim=-1)[..., : length // 2 + 1]
+            resampled = torch.fft.irfft(spectrum, n=length, dim=-1) * (length / padded)  # zero-pads if longer
+            out[b, j] = resampled[..., : out.shape[-1]].to(stems.dtype)
+        return out
+
+
 class Compose(Augmentation):
     """Apply ``pieces`` in order."""
 
@@ -152,8 +194,24 @@ class Compose(Augmentation):
         return stems
 
 
-def default_augmentation(max_shift: int, remix_proba: float = 0.5, eq_db: float = 9.0) -> Compose:
-    """The training default: shift, channel flip, sign flip, random EQ (``eq_db`` = 0 turns it off),
-    gain in [0.25, 1.25], remix."""
+def default_augmentation(max_shift: int, remix_proba: float = 0.5, eq_db: float = 9.0,
+                         repitch_semitones: float = 0.0, repitch_proba: float = 0.5) -> Compose:
+    """The training default: repitch (``repitch_semitones`` = 0 leaves it out), shift, channel flip,
+    sign flip, random EQ (``eq_db`` = 0 turns it off), gain in [0.25, 1.25], remix. The input must be
+    :func:`input_length` samples long."""
+    pitch = [Repitch(repitch_semitones, repitch_proba)] if repitch_semitones > 0 else []
     eq = [RandomEQ(eq_db)] if eq_db > 0 else []
-    return Compose([Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), *eq, Scale(0.25, 1.25), Remix(remix_proba)])
+    return Compose([*pitch, Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), *eq, Scale(0.25, 1.25),
+                    Remix(remix_proba)])
+
+
+def input_length(augment: Compose | None, output: int) -> int:
+    """Samples a training excerpt needs so that ``augment`` leaves ``output`` samples."""
+    if augment is None:
+        return output
+    for piece in reversed(augment.pieces):
+        if isinstance(piece, Shift):
+            output += piece.max_shift
+        elif isinstance(piece, Repitch):
+            output = piece.input_length(output)
+    return output

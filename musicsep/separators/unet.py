@@ -217,7 +217,7 @@ class UNet(nn.Module):
         feats = x[..., :frames].contiguous().view(b, c, self.max_bin * frames)
         weight = self.direct.weight.view(1, n_src * c, c).expand(b, -1, -1)
         logits = torch.baddbmm(logits, weight, feats).view(b, n_src, c, self.max_bin, frames)
-        masks = torch.softmax(logits, dim=1)
+        masks = torch.softmax(logits.float(), dim=1)  # float32 even under bfloat16 autocast
         if n_bins > self.max_bin:
             top = masks[:, :, :, self.max_bin - EXTEND_BINS:].mean(dim=3, keepdim=True)
             masks = torch.cat([masks, top.expand(-1, -1, -1, n_bins - self.max_bin, -1)], dim=3)
@@ -306,6 +306,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UN
 
 # ------------------------------------------------------------------------------------ separator
 
+def _cpu_has_bfloat16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (elsewhere oneDNN emulates it, slowly)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class UNetSeparator:
     """The trained U-Net behind the separator contract.
 
@@ -315,13 +323,17 @@ class UNetSeparator:
     device : ``"cpu"`` or ``"cuda"`` (the STFT and Wiener filter run on the CPU either way).
     wiener_iterations : multichannel Wiener filter iterations after the masks; 0 = raw masks.
         ``None`` (default) uses the number stored in the checkpoint, chosen on the validation split.
+    bfloat16 : run the network's convolutions in bfloat16 (softmax and everything after in float32).
+        ``None`` (default): on a CPU with native bfloat16 arithmetic (AVX-512 BF16 or AMX), for a
+        loaded model; never for a live (training) model.
     """
 
     chunk_seconds = 20.0  # preferred chunking for musicsep.inference: peak memory ~0.75 GB whatever the length
     overlap_seconds = 1.0
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
-                 wiener_iterations: int | None = None, model: UNet | None = None):
+                 wiener_iterations: int | None = None, model: UNet | None = None,
+                 bfloat16: bool | None = None):
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise UserError("device cuda asked for, but torch sees no CUDA GPU")
         self.device = torch.device(device)
@@ -336,6 +348,9 @@ class UNetSeparator:
         if wiener_iterations < 0:
             raise UserError("wiener_iterations must be 0 or more")
         self.wiener_iterations = int(wiener_iterations)
+        if bfloat16 is None:
+            bfloat16 = model is None and self.device.type == "cpu" and _cpu_has_bfloat16()
+        self.bfloat16 = bool(bfloat16)
         self.sources: tuple[str, ...] = tuple(self.model.sources)
         self.n_fft, self.hop_length = self.model.n_fft, self.model.hop_length
 
@@ -345,7 +360,8 @@ class UNetSeparator:
         above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
         self.model.eval()
         fm = self.model.max_bin
-        masks = self.model(spec[None, :, :fm].abs().to(self.device))[0].float().cpu()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
+            masks = self.model(spec[None, :, :fm].abs().to(self.device))[0].float().cpu()
         return masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True)
 
     def _masked(self, values: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
@@ -390,13 +406,19 @@ class UNetSeparator:
         else:
             raise UserError(f"the U-Net takes mono or stereo input, got {channels} channels")
         spec = stft(x, self.n_fft, self.hop_length)
+        # The estimates sum to the mixture's STFT (masks sum to one; so do Wiener's), and the ISTFT is
+        # linear and reconstructs the mixture exactly, so the last stem is the mixture minus the
+        # others: one inverse transform saved (an eighth of the run time), same result to float error.
+        last = len(self.sources) - 1
+        stems = np.empty((len(self.sources), n, 2), dtype=np.float32)
         if self.wiener_iterations > 0:
-            stems = istft(self.estimates(spec), n, self.n_fft, self.hop_length)  # (sources, n, 2)
+            stems[:last] = istft(self.estimates(spec)[:last], n, self.n_fft, self.hop_length)
         else:  # one source at a time: a chunk's memory holds one complex estimate, not four
             spec_t = torch.from_numpy(spec)
             masks, top = self._network_masks(spec_t)
-            stems = np.stack([istft(self._masked(spec_t, masks[j], top[j]), n, self.n_fft, self.hop_length)
-                              for j in range(len(self.sources))])
+            for j in range(last):
+                stems[j] = istft(self._masked(spec_t, masks[j], top[j]), n, self.n_fft, self.hop_length)
+        np.subtract(x, stems[:last].sum(axis=0), out=stems[last])
         if channels == 1:
             stems = stems.mean(axis=2, keepdims=True)
         return {name: np.ascontiguousarray(stems[i]) for i, name in enumerate(self.sources)}

@@ -2,7 +2,7 @@
 
 ``generate_dataset(out_dir, tracks, seconds, seed, split, jobs=2, progress=True)`` writes
 ``out_dir/<split>/<track>/{mixture,drums,bass,other,vocals}.wav``; see :mod:`.dataset`.
-Modules: :mod:`.song` (key, tempo, chords, structure), :mod:`.drums`, :mod:`.bass`, :mod:`.other`,
+Modules: :mod:`.song` (key, tempo, chords, structure), :mod:`.drums` (+ :mod:`.sampled_drums`), :mod:`.bass`, :mod:`.other`,
 :mod:`.vocals` (+ :mod:`.voice_dsp`), :mod:`.synthlib` (own synth engines), :mod:`.fluid`
 (SoundFont rendering), :mod:`.mix` (effects and balance), :mod:`.render` (one song).
 """

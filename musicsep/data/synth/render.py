@@ -10,11 +10,15 @@ from .events import Part
 from .fluid import get_renderer, new_renderer
 from .mix import mix_stems, pan_stereo, part_fx
 from .other import make_other
+from .sampled_drums import available_kits, render_sampled_drums
 from .song import make_plan
 from .synthlib import render_synth_notes, synth_drum_hit
 from .vocals import make_vocals
 
 SR = 44100
+# share of training songs whose drums play a sampled (Hydrogen) kit when the kits are installed;
+# valid and test songs never do, and draw no extra random numbers, so they render as before
+SAMPLED_KIT_SHARE = 0.5
 SYNTH_DRUM_MAP = {36: "kick", 35: "kick", 38: "snare", 40: "snare", 39: "clap", 42: "hat", 44: "hat", 46: "open_hat"}
 
 
@@ -30,6 +34,8 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
         y = render_synth_notes(part.notes, n, part.params["preset"], rng,
                                vibrato=part.params.get("vibrato"), glide=part.params.get("glide", 0.0))
         y = y / (np.abs(y).max() + 1e-9) if np.abs(y).max() > 0 else y
+    elif part.engine == "sampled":
+        y = render_sampled_drums(part.notes, n, part.params["kit"], rng)
     elif part.engine == "synthdrums":
         y = np.zeros(n)
         tune = float(rng.uniform(0.8, 1.25))
@@ -57,7 +63,12 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
     n = plan.n_samples
     stems = {}
     drum_part, kicks = make_drums(plan, rng)
-    if plan.style in ("electronic", "hiphop") and rng.random() < 0.35:
+    kits = available_kits() if split == "train" else ()
+    if kits and rng.random() < SAMPLED_KIT_SHARE:
+        drum_part.engine = "sampled"
+        drum_part.params["kit"] = kits[int(rng.integers(len(kits)))]
+        stems["drums"] = render_part(drum_part, n, rng)
+    elif plan.style in ("electronic", "hiphop") and rng.random() < 0.35:
         drum_part.engine = "synthdrums"
         # GM-kit extras (toms, crash) still come from the SoundFont
         extra = Part("drums_extra", program=25, bank=128,
@@ -82,7 +93,8 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
     meta = {"seed": seed, "split": split, "style": plan.style, "tempo": round(plan.tempo, 2),
             "key": plan.key, "minor": plan.minor,
             "bass": bass_part.params.get("preset", bass_part.program),
-            "drum_kit": drum_part.program if drum_part.engine == "fluid" else "synth",
+            "drum_kit": {"fluid": drum_part.program, "sampled": drum_part.params.get("kit") and
+                         getattr(drum_part.params["kit"], "name", None)}.get(drum_part.engine, "synth"),
             "other": [p.params.get("preset", p.program) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}
     return out, meta

@@ -1,0 +1,94 @@
+"""Choose between U-Net checkpoints on the synthetic *valid* split, never on test data.
+
+    .venv/bin/python benchmarks/select_unet.py best_model.pth runs/unet3/best_model.pth [--forest]
+        [--valid data/synth_v2/valid] [--json FILE]
+
+The valid split (``musicsep synth --split valid``) has its own seeds and, like the test split,
+draws held-out instruments, drum kits and voices, so it tells how a model carries over to sounds
+it never trained on. Each song is separated whole (chunked as ``musicsep separate`` does) with the
+separator's default settings and scored like ``musicsep compare``: museval BSS Eval v4 SDR, median
+over 1 s windows, then the median over songs per stem (a stem that is silent in a song is left out
+for that song); the global SDR (mean over songs) is printed too. ``--forest`` adds the Stage 3
+forest as a reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from musicsep import SAMPLE_RATE, SOURCES  # noqa: E402
+from musicsep.evaluate import score_track  # noqa: E402
+from musicsep.inference import separate  # noqa: E402
+
+
+def load_songs(folder: Path) -> list[tuple[str, dict[str, np.ndarray]]]:
+    songs = []
+    for song in sorted(d for d in folder.iterdir() if d.is_dir()):
+        songs.append((song.name, {s: sf.read(song / f"{s}.wav", dtype="float32", always_2d=True)[0] for s in SOURCES}))
+    return songs
+
+
+def score(separator, songs) -> dict[str, dict[str, float]]:
+    per_song: dict[str, list[float]] = {s: [] for s in SOURCES}
+    global_sdr: dict[str, list[float]] = {s: [] for s in SOURCES}
+    for _, stems in songs:
+        mixture = sum(stems[s] for s in SOURCES)
+        est = separate(separator, mixture, SAMPLE_RATE)
+        audible = {s: stems[s] for s in SOURCES if np.abs(stems[s]).max() > 1e-4}
+        for s, v in score_track(audible, {s: est[s] for s in audible}).items():
+            if np.isfinite(v["SDR"]):
+                per_song[s].append(v["SDR"])
+            global_sdr[s].append(v["global_SDR"])
+    sdr = {s: float(np.median(v)) for s, v in per_song.items()}
+    sdr["avg"] = float(np.mean([sdr[s] for s in SOURCES]))
+    glob = {s: float(np.mean(v)) for s, v in global_sdr.items()}
+    glob["avg"] = float(np.mean([glob[s] for s in SOURCES]))
+    return {"SDR": sdr, "global_SDR": glob}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", help="U-Net checkpoints")
+    p.add_argument("--valid", default="data/synth_v2/valid")
+    p.add_argument("--forest", action="store_true", help="score the Stage 3 forest too, for reference")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    folder = Path(args.valid)
+    if not folder.is_dir():
+        print(f"error: no valid split at {folder} (musicsep synth --out data/synth_v2 --tracks 16 --seed 0 "
+              "--split valid)", file=sys.stderr)
+        return 2
+    songs = load_songs(folder)
+    candidates = {}
+    if args.forest:
+        from musicsep.separators.forest import ForestSeparator
+
+        candidates["forest"] = ForestSeparator
+    from musicsep.separators.unet import UNetSeparator
+
+    for model in args.models:
+        candidates[model] = lambda m=model: UNetSeparator(model_path=m)
+    result = {"valid": str(folder), "songs": [n for n, _ in songs], "scores": {}}
+    for name, make in candidates.items():
+        r = score(make(), songs)
+        result["scores"][name] = r
+        print(f"{name:34s} SDR " + " ".join(f"{s} {r['SDR'][s]:5.2f}" for s in SOURCES)
+              + f"  avg {r['SDR']['avg']:.2f} | global SDR avg {r['global_SDR']['avg']:.2f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
