@@ -43,7 +43,10 @@ Choices, and why:
   validation split at the end of training, stored in the checkpoint (0 = raw masks).
 
 For inference BatchNorm is folded into the convolutions (:meth:`UNet.fuse`) and convolutions run
-in channels-last memory layout, which oneDNN runs several times faster on a CPU.
+in channels-last memory layout, which oneDNN runs several times faster on a CPU; on CPUs with
+native bfloat16 arithmetic (AVX-512 BF16, AMX) they run in bfloat16 (the stems 0.001 dB SDR
+from float32's on the valid split). The fourth stem is the mixture minus the other three, which
+saves one inverse STFT. Together: 0.70 s -> 0.39 s for 30 s of audio on the 2-core machine.
 """
 
 from __future__ import annotations
