@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,13 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from musicsep import SAMPLE_RATE, SOURCES  # noqa: E402
 from musicsep.evaluate import score_track  # noqa: E402
 from musicsep.inference import separate  # noqa: E402
-
-
-def load_songs(folder: Path) -> list[tuple[str, dict[str, np.ndarray]]]:
-    songs = []
-    for song in sorted(d for d in folder.iterdir() if d.is_dir()):
-        songs.append((song.name, {s: sf.read(song / f"{s}.wav", dtype="float32", always_2d=True)[0] for s in SOURCES}))
-    return songs
+from musicsep.train import read_song_stems, song_folders  # noqa: E402
 
 
 def score(separator, songs) -> dict[str, dict[str, float]]:
@@ -69,7 +62,7 @@ def main() -> int:
         print(f"error: no valid split at {folder} (musicsep synth --out data/synth_v2 --tracks 16 --seed 0 "
               "--split valid)", file=sys.stderr)
         return 2
-    songs = load_songs(folder)
+    songs = [(song.name, read_song_stems(song)) for song in song_folders(folder)]
     candidates = {}
     if args.forest:
         from musicsep.separators.forest import ForestSeparator

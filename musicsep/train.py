@@ -131,24 +131,37 @@ def _stems_array(stems: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float16)
 
 
-def load_valid_folder(folder: str | Path) -> TrackSet:
-    """Every song of a synthetic ``valid`` folder (``<folder>/<track>/<source>.wav``)."""
-    import soundfile as sf
-
+def song_folders(folder: str | Path) -> list[Path]:
+    """The song folders of a synthetic split folder (``<folder>/<track>/<source>.wav``), sorted."""
     folder = Path(folder)
     songs = sorted(d for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
     if not songs:
         raise UserError(f"no songs under {folder} (expected <track>/{{{','.join(SOURCES)}}}.wav)")
-    out = TrackSet([], [])
-    for song in songs:
+    return songs
+
+
+def read_song_stems(song: Path) -> dict[str, np.ndarray]:
+    """One song folder's stems, float32 ``(samples, channels)`` per source, at 44.1 kHz."""
+    import soundfile as sf
+
+    stems = {}
+    for s in SOURCES:
         try:
-            stems = [sf.read(song / f"{s}.wav", dtype="float32", always_2d=True) for s in SOURCES]
+            audio, rate = sf.read(song / f"{s}.wav", dtype="float32", always_2d=True)
         except (OSError, RuntimeError) as exc:
             raise UserError(f"cannot read the stems of {song}: {exc}") from None
-        if any(rate != SAMPLE_RATE for _, rate in stems):
+        if rate != SAMPLE_RATE:
             raise UserError(f"{song} is not {SAMPLE_RATE} Hz")
+        stems[s] = audio
+    return stems
+
+
+def load_valid_folder(folder: str | Path) -> TrackSet:
+    """Every song of a synthetic ``valid`` folder, held like training tracks."""
+    out = TrackSet([], [])
+    for song in song_folders(folder):
         out.names.append(song.name)
-        out.audio.append(_stems_array([a for a, _ in stems]))
+        out.audio.append(_stems_array(list(read_song_stems(song).values())))
     return out
 
 

@@ -90,11 +90,16 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
         voc += pan_stereo(a, layer["pan"]) * 10 ** (layer["gain_db"] / 20)
     stems["vocals"] = voc
     out = mix_stems(stems, rng, plan.style)
+    if drum_part.engine == "fluid":
+        drum_kit = drum_part.program
+    elif drum_part.engine == "sampled":
+        drum_kit = drum_part.params["kit"].name
+    else:
+        drum_kit = "synth"
     meta = {"seed": seed, "split": split, "style": plan.style, "tempo": round(plan.tempo, 2),
             "key": plan.key, "minor": plan.minor,
             "bass": bass_part.params.get("preset", bass_part.program),
-            "drum_kit": {"fluid": drum_part.program, "sampled": drum_part.params.get("kit") and
-                         getattr(drum_part.params["kit"], "name", None)}.get(drum_part.engine, "synth"),
+            "drum_kit": drum_kit,
             "other": [p.params.get("preset", p.program) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}
     return out, meta
