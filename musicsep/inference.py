@@ -89,10 +89,10 @@ def separate_stream(separator: Separator, blocks: Iterable[np.ndarray], sample_r
 
 def separate(separator: Separator, mixture: np.ndarray, sample_rate: int,
              chunk_seconds: float | None = None, overlap_seconds: float | None = None,
-             progress: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:
+             progress: Callable[[int, int | None], None] | None = None) -> dict[str, np.ndarray]:
     """Separate a whole ``(samples, channels)`` array chunk by chunk; same result as the stream.
 
-    ``progress`` is called with the fraction done (0..1) after each chunk.
+    ``progress(samples done, total samples)`` is called after each chunk.
     """
     mixture = np.asarray(mixture, dtype=np.float32)
     total = len(mixture)
@@ -103,5 +103,5 @@ def separate(separator: Separator, mixture: np.ndarray, sample_rate: int,
             pieces.setdefault(k, []).append(v)
         done += len(next(iter(out.values())))
         if progress is not None:
-            progress(min(1.0, done / max(total, 1)))
+            progress(done, total)
     return {k: np.concatenate(v, axis=0) for k, v in pieces.items()}

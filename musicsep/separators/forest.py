@@ -47,10 +47,10 @@ import numpy as np
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.bands import band_average, band_centres, filterbank, to_bins
+from musicsep.separators.base import shipped_model
 from musicsep.spectral import EPS, apply_masks, istft, stft, wiener
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "forest.joblib"
+DEFAULT_MODEL = shipped_model("forest.joblib")
 LEVELS = ("cell", "frame")
 FORMAT_VERSION = 1
 

@@ -52,10 +52,10 @@ import torch
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.bands import band_average, band_centres, filterbank, to_bins
+from musicsep.separators.base import shipped_model
 from musicsep.spectral import EPS, apply_masks, istft, stft, wiener
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "nmf.npz"
+DEFAULT_MODEL = shipped_model("nmf.npz")
 VARIANTS = ("grouped", "supervised")
 
 

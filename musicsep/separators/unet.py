@@ -62,9 +62,10 @@ from torch import nn
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
+from musicsep.separators.base import shipped_model
 from musicsep.spectral import istft, stft, wiener
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "best_model.pth"
+DEFAULT_MODEL_PATH = shipped_model("best_model.pth")
 CHECKPOINT_FORMAT = "musicsep-unet"
 CHECKPOINT_VERSION = 1
 EXTEND_BINS = 64  # bins above max_bin take the mean mask of this many top modelled bins
@@ -322,7 +323,7 @@ class UNetSeparator:
 
     Parameters
     ----------
-    model_path : checkpoint file; default ``best_model.pth`` at the repository root.
+    model_path : checkpoint file; default the shipped ``best_model.pth`` (see :func:`shipped_model`).
     device : ``"cpu"`` or ``"cuda"`` (the STFT and Wiener filter run on the CPU either way).
     wiener_iterations : multichannel Wiener filter iterations after the masks; 0 = raw masks.
         ``None`` (default) uses the number stored in the checkpoint, chosen on the validation split.
