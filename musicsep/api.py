@@ -245,8 +245,7 @@ class Separator:
 
     def warm_up(self) -> None:
         """Do the one-off start-up work (compiling kernels) now, so the first song does not wait for it."""
-        noise = np.random.default_rng(0).standard_normal((SAMPLE_RATE // 5, 2)).astype(np.float32) * 0.01
-        self.core.separate(noise, SAMPLE_RATE)
+        self.core.warm_up()
 
     # --- files ------------------------------------------------------------------------------------
 

@@ -33,9 +33,8 @@ def _fade_window(chunk: int, overlap: int) -> np.ndarray:
 def chunk_sizes(separator: Separator, sample_rate: int, chunk_seconds: float | None,
                 overlap_seconds: float | None) -> tuple[int, int]:
     """Chunk and overlap in samples: explicit values, else the separator's preference, else defaults."""
-    chunk_s = chunk_seconds or getattr(separator, "chunk_seconds", None) or DEFAULT_CHUNK_SECONDS
-    overlap_s = overlap_seconds if overlap_seconds is not None else getattr(
-        separator, "overlap_seconds", DEFAULT_OVERLAP_SECONDS)
+    chunk_s = chunk_seconds or separator.chunk_seconds or DEFAULT_CHUNK_SECONDS
+    overlap_s = next(s for s in (overlap_seconds, separator.overlap_seconds, DEFAULT_OVERLAP_SECONDS) if s is not None)
     chunk = max(1, int(round(chunk_s * sample_rate)))
     overlap = min(int(round(overlap_s * sample_rate)), chunk // 2)
     return chunk, overlap

@@ -16,7 +16,7 @@ from conftest import make_stems
 from musicsep import SAMPLE_RATE, SOURCES, webapp
 from musicsep.errors import UserError
 from musicsep.api import Separator
-from musicsep.separators.base import METHODS
+from musicsep.separators.base import METHODS, BaseSeparator
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -116,8 +116,7 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
 
 
 def test_method_failure_names_the_method(song):
-    class Untrained:
-        sources = SOURCES
+    class Untrained(BaseSeparator):
 
         def separate(self, mixture, sample_rate):
             raise UserError("model file not found")

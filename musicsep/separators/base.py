@@ -13,7 +13,7 @@ from typing import Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-from musicsep import SOURCES
+from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -22,9 +22,32 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 @runtime_checkable
 class Separator(Protocol):
     sources: tuple[str, ...]
+    chunk_seconds: float | None    # the window musicsep.inference cuts long audio into (None: its default)
+    overlap_seconds: float | None  # the cross-fade between windows (None: its default)
+    needs_references: bool         # True: it separates only with the true stems (separate_with_references)
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         ...
+
+    def warm_up(self) -> None:
+        """Do one-off start-up work (loading, compiling kernels) before the first real separation."""
+
+
+class BaseSeparator:
+    """The contract's defaults: separators inherit them and override what they need."""
+
+    sources: tuple[str, ...] = SOURCES
+    chunk_seconds: float | None = None
+    overlap_seconds: float | None = None
+    needs_references = False
+
+    def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Separate 0.2 s of quiet noise: loads models and compiles numba / oneDNN kernels."""
+        noise = np.random.default_rng(0).standard_normal((SAMPLE_RATE // 5, 2)).astype(np.float32) * 0.01
+        self.separate(noise, SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
