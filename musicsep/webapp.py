@@ -47,8 +47,8 @@ METHOD_LABELS: dict[str, str] = {
     "bandpass": "Frequency bands — fastest (Stage 1)",
 }
 METHOD_NOTES: dict[str, str] = {
-    "unet": "A neural network trained on multitrack songs. The cleanest stems; the slowest.",
-    "forest": "A random forest predicts a mask for every time-frequency bin.",
+    "unet": "A neural network trained on multitrack songs: the cleanest stems.",
+    "forest": "A random forest predicts a mask for every time-frequency bin. The slowest.",
     "nmf": "Splits the spectrogram into repeating parts, then masks it.",
     "bandpass": "Splits by frequency range. Instant, but rough.",
 }
