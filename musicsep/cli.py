@@ -14,6 +14,7 @@ from typing import Sequence
 from musicsep import SOURCES, __version__
 from musicsep.api import OUTPUT_BITS, default_method
 from musicsep.arguments import Parser, add_data_options, tracks_option
+from musicsep.distributed import song_folder
 from musicsep.errors import UserError
 from musicsep.separators.base import METHODS, REFERENCE_METHODS
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample format: wav 16, 24 or 32 (float, the default, never clips); flac 16 or 24 (default)")
     p.add_argument("--overwrite", action="store_true", help="replace stems left by an earlier run")
     p.add_argument("--chunk-seconds", type=float, help="length of the overlapping windows (default: the method's)")
+    add_ray_options(p, "one task per song; songs already separated are skipped")
     p.set_defaults(func=cmd_separate)
 
     p = sub.add_parser("evaluate", help="score methods on MUSDB18 or the default tracks (museval SDR)")
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"{' | '.join(METHODS)}; repeat for several (default: {default_method()})")
     add_method_options(p)
     add_data_options(p)
+    add_ray_options(p, "one task per method and track (replaces --jobs)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("methods", help="list the methods, their options and model files")
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timing-seconds", type=float, default=30.0,
                    help="seconds of audio each method separates for the speed/memory figures (0: skip)")
     add_data_options(p)
+    add_ray_options(p, "one task per method and track (replaces --jobs); the speed/memory rows are still measured here")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("synth", help="generate synthetic songs with stems (MUSDB18-HQ layout)")
@@ -79,6 +83,34 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--wiener", type=int, metavar="N", help="Wiener filter iterations after the masks (0 = raw masks)")
     g.add_argument("-O", "--option", action="append", dest="options", metavar="KEY=VALUE",
                    help="one of the method's other options, e.g. -O variant=supervised for nmf; repeatable")
+
+
+def add_ray_options(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group("Ray (pip install 'musicsep[ray]')")
+    g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help=f"run on Ray: {what}. No ADDRESS: a local Ray for this run; "
+                        "'auto' or host:6379 or ray://host:10001: a cluster")
+    g.add_argument("--ray-cpus-per-task", type=float, default=1.0, metavar="N",
+                   help="CPUs each task reserves (and torch threads it uses); default 1")
+
+
+def ray_pool(args):
+    """A context giving a RayPool for evaluate/compare --ray, or None without --ray."""
+    import contextlib
+
+    from musicsep.distributed import RayPool, ray_session
+
+    if args.ray is None:
+        return contextlib.nullcontext(None)
+    if args.ray_cpus_per_task <= 0:
+        raise UserError("--ray-cpus-per-task must be positive")
+
+    @contextlib.contextmanager
+    def pool():
+        with ray_session(args.ray or None) as ray:
+            yield RayPool(ray, args.ray_cpus_per_task)
+
+    return pool()
 
 
 def method_options(method: str, args) -> dict:
@@ -124,6 +156,21 @@ def collect_inputs(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
+def separate_on_ray(args, files: list[Path], options: dict) -> int:
+    from musicsep.distributed import separate_catalog
+
+    summary = separate_catalog(
+        files, args.out, dict(method=args.method, options=options, two_stems=args.two_stems,
+                              chunk_seconds=args.chunk_seconds),
+        address=args.ray or None, num_cpus_per_task=args.ray_cpus_per_task, format=args.format, bits=args.bits,
+        overwrite=args.overwrite, log=print)
+    print(summary.table())
+    for result in summary.results:
+        for message in result.warnings:
+            print(f"warning: {result.path}: {message}", file=sys.stderr)
+    return 2 if summary.failed else 0
+
+
 def cmd_separate(args) -> int:
     import warnings
 
@@ -141,9 +188,11 @@ def cmd_separate(args) -> int:
     options = method_options(args.method, args)
     files = collect_inputs(args.inputs)
     out_root = Path(args.out)
+    if args.ray is not None:
+        return separate_on_ray(args, files, options)
     separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds)
     # Every output is checked before the first file is separated.
-    plans = [(path, out_root / path.name.split(".")[0]) for path in files]
+    plans = [(path, song_folder(out_root, path)) for path in files]
     for path, out_dir in plans:
         separator.check_outputs(path, out_dir, args.format, args.overwrite)
     for path, out_dir in plans:
@@ -178,7 +227,8 @@ def cmd_evaluate(args) -> int:
     for spec in specs:  # a bad model file or option fails now, not after the tracks are loaded
         build_separator(spec)
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
-    report = evaluate(specs, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
+    with ray_pool(args) as pool:
+        report = evaluate(specs, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr), pool=pool)
     print(report.table())
     write_report(report, args.json, args.csv)
     return 0
@@ -192,8 +242,9 @@ def cmd_compare(args) -> int:
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
-    report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
-                     log=lambda m: print(m, file=sys.stderr))
+    with ray_pool(args) as pool:
+        report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
+                         log=lambda m: print(m, file=sys.stderr), pool=pool)
     print(report.table())
     write_report(report, args.json, args.csv)
     if args.plot:

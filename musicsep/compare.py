@@ -103,9 +103,11 @@ def time_methods(specs: Sequence[MethodSpec], tracks: Sequence[Track], seconds: 
 
 
 def compare(tracks: Sequence[Track], labels: Sequence[str] | None = None, jobs: int = 1,
-            timing_seconds: float = 30.0, log=None) -> Report:
+            timing_seconds: float = 30.0, log=None, pool=None) -> Report:
+    """Score the methods (in ``jobs`` processes, or as tasks of ``pool``: see :func:`evaluate`), then
+    time each alone on this machine; the timing is measured locally with or without a pool."""
     specs = available_specs(labels)
-    report = evaluate(specs, tracks, jobs=jobs, log=log)
+    report = evaluate(specs, tracks, jobs=jobs, log=log, pool=pool)
     if timing_seconds > 0:
         report.timing = time_methods(specs, tracks, timing_seconds, log=log)
     return report

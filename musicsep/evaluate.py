@@ -228,10 +228,11 @@ def _single_thread_worker() -> None:
 
 
 def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs: int = 1, log=None,
-             with_mir_eval: bool = False) -> Report:
-    """Separate every track with every method and score it; ``jobs`` processes work in parallel.
+             with_mir_eval: bool = False, pool=None) -> Report:
+    """Separate every track with every method and score it; ``jobs`` processes work in parallel,
+    or the tasks go to ``pool`` (a :class:`musicsep.distributed.RayPool`: one task per method and track).
 
-    Timing here is the separation wall time; with ``jobs > 1`` the processes disturb each other
+    Timing here is the separation wall time; with ``jobs > 1`` or a pool the tasks disturb each other
     (``musicsep compare`` times each method alone in a fresh process).
     """
     if not tracks:
@@ -241,16 +242,29 @@ def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs:
     walls = {s.label: 0.0 for s in specs}
     seconds = 0.0
     results: dict[tuple[str, str], object] = {}
-    pool = None
-    if jobs > 1:
+    if pool is None and jobs > 1:
         import multiprocessing
 
         pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_single_thread_worker)
+    # Bound what is in flight: a process pool finishes a track's jobs before the next track loads;
+    # a Ray pool keeps as many tracks going as its cluster has room for.
+    window = getattr(pool, "tracks_in_flight", 1)
+    share = getattr(pool, "share", lambda value: value)  # Ray: each track's audio into the object store once
+    in_flight: list[Track] = []
+
+    def finish(track: Track) -> None:
+        for spec in specs:
+            results[spec.label, track.name] = results[spec.label, track.name].result()
+            if log:
+                log(f"{spec.label}: {track.name}")
+
     try:
         for track in tracks:
             mixture, targets = track.mixture, track.targets
             seconds += len(mixture) / track.rate
+            if pool:
+                mixture, targets = share(mixture), share(targets)
             for spec in specs:
                 if pool:
                     results[spec.label, track.name] = pool.submit(_track_job, spec, mixture, targets, track.rate, with_mir_eval)
@@ -259,11 +273,12 @@ def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs:
                     if log:
                         log(f"{spec.label}: {track.name}")
             track.unload()
-            if pool:  # bound what is in flight: finish this track's jobs before loading the next
-                for spec in specs:
-                    results[spec.label, track.name] = results[spec.label, track.name].result()
-                    if log:
-                        log(f"{spec.label}: {track.name}")
+            if pool:
+                in_flight.append(track)
+                while len(in_flight) >= window:
+                    finish(in_flight.pop(0))
+        for track in in_flight:
+            finish(track)
     finally:
         if pool:
             pool.shutdown()
