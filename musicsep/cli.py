@@ -283,7 +283,7 @@ def cmd_evaluate(args) -> int:
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join([*METHODS, *REFERENCE_METHODS])}")
     check_report_paths(args.json, args.csv)
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     report = evaluate(methods, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)
@@ -296,7 +296,7 @@ def cmd_compare(args) -> int:
     from musicsep.evaluate import write_report
 
     check_report_paths(args.json, args.csv, args.plot)
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
                      log=lambda m: print(m, file=sys.stderr))
     print(report.table())
