@@ -3,7 +3,9 @@
 soundfile (libsndfile) reads wav, flac, ogg and mp3; ffmpeg decodes the rest (mp4, m4a, aac, the
 audio stream of a video). Everything is streamed in blocks, so a long file never has to fit in
 memory; :func:`read_audio` is simply all the blocks joined. Resampling uses soxr (high quality).
-Writes go to a temporary name in the target folder and are renamed when complete.
+
+Stems (:class:`AudioWriter`) are written to ``<name>.part``, read back and checked, then placed
+without ever replacing a file that is there (unless asked to); a failure removes the ``.part``.
 """
 
 from __future__ import annotations
