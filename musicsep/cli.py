@@ -390,9 +390,9 @@ def library_output_hidden():
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["train"]:  # its options belong to musicsep.train's parser, --help included
+            return run_train(argv[1:])
         with signals_raise():
-            if argv[:1] == ["train"]:  # its options belong to musicsep.train's parser, --help included
-                return run_train(argv[1:])
             parser = build_parser()
             args = parser.parse_args(argv)
             if not getattr(args, "func", None):

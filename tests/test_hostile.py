@@ -210,7 +210,7 @@ def test_overwrite_never_replaces_another_input(tmp_path):
     ["evaluate", "--jobs", "0"],
     ["synth", "--out", "{tmp}/s", "--seconds", "nan"],
     ["synth", "--out", "{tmp}/s", "--tracks", "-1"],
-    ["synth", "--out", "{tmp}/s", "--jobs", "x"],
+    ["synth", "--out", "{tmp}/s", "--jobs", "0"],
 ])
 def test_bad_numbers_are_refused_at_parse_time(tmp_path, args):
     song = tmp_path / "song.wav"
