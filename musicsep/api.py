@@ -254,16 +254,21 @@ class Separator:
         return {n: Path(out_dir) / f"{n}.{format}" for n in self.stem_names}
 
     def check_outputs(self, path: str | os.PathLike, out_dir: str | os.PathLike, format: str = "wav",
-                      overwrite: bool = False) -> dict[str, Path]:
-        """The output paths, or a UserError if one would replace the input or (without ``overwrite``)
-        an existing file. Nothing is written."""
-        path = Path(path)
+                      overwrite: bool = False, inputs: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
+        """The output paths, or a UserError if one is the input (or one of ``inputs``: the other files
+        of the same run), under any name, or (without ``overwrite``) an existing file, or a stem that
+        another run is writing now. ``.part`` files that killed runs left for these stems are removed."""
+        from musicsep.audio import remove_stale_part
+
+        protected = {_file_id(Path(p)): Path(p) for p in (path, *inputs)}
+        protected.pop(None, None)
         targets = self.output_paths(out_dir, format)
         for t in targets.values():
-            if t.exists() and t.resolve() == path.resolve():
-                raise UserError(f"output {t} would overwrite the input; choose another -o")
+            if _file_id(t) in protected:  # the same file, under any name (a link, ../, a hard link)
+                raise UserError(f"output {t} would overwrite the input {protected[_file_id(t)]}; choose another -o")
             if t.exists() and not overwrite:
                 raise UserError(f"{t} already exists; use --overwrite to replace it or -o for another folder")
+            remove_stale_part(t)
         return targets
 
     def separate_file(self, path: str | os.PathLike, out_dir: str | os.PathLike, format: str = "wav",
@@ -294,7 +299,7 @@ class Separator:
         clipped = done = 0
         try:
             with contextlib.ExitStack() as stack:
-                writers = {n: stack.enter_context(AudioWriter(t, SAMPLE_RATE, 2, format, subtype))
+                writers = {n: stack.enter_context(AudioWriter(t, SAMPLE_RATE, 2, format, subtype, overwrite=overwrite))
                            for n, t in targets.items()}
                 for stems in separate_stream(self.core, iter_audio_blocks(path), SAMPLE_RATE, self.chunk_seconds):
                     stems = merge_two_stems(stems, self.two_stems)
@@ -316,6 +321,15 @@ class Separator:
             warnings.warn(f"{clipped} samples beyond full scale were clipped; 32-bit float (--bits 32) keeps them",
                           ClippingWarning, stacklevel=2)
         return targets
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """What identifies a file whatever its name (device, inode); None if there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
