@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from musicsep import SOURCES, __version__
-from musicsep.api import OUTPUT_BITS, default_method
+from musicsep.api import OUTPUT_BITS, default_method, output_folder_name
 from musicsep.arguments import (CHUNK_SECONDS, COUNT, JOBS, SEED, SYNTH_SECONDS, TIMING_SECONDS, WIENER_ITERATIONS,
                                 Parser, add_data_options, tracks_option)
 from musicsep.errors import UserError
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of SDR per stem and method")
     p.add_argument("--timing-seconds", type=TIMING_SECONDS, default=30.0,
                    help="seconds of audio each method separates for the speed/memory figures, up to 3600 (0: skip)")
+    p.add_argument("--model", metavar="PATH", help="the U-Net checkpoint that the unet entries use")
     add_data_options(p)
     p.set_defaults(func=cmd_compare)
 
@@ -128,13 +129,6 @@ def collect_inputs(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
-def output_folder_name(path: Path) -> str:
-    """The whole file name but its last extension: ``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``."""
-    name = path.name
-    stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem else name
-
-
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -157,11 +151,9 @@ def cmd_separate(args) -> int:
     files = collect_inputs(args.inputs)
     out_root = Path(args.out)
     separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds)
-    # Every output is checked before the first file is separated.
-    plans = [(path, out_root / output_folder_name(path)) for path in files]
-    for path, out_dir in plans:
-        separator.check_outputs(path, out_dir, args.format, args.overwrite, inputs=files)
-    for path, out_dir in plans:
+    for path in files:  # every output is checked before the first file is separated
+        separator.check_outputs(path, out_root, args.format, args.overwrite, inputs=files)
+    for path in files:
         with tqdm(unit="sample", unit_scale=True, desc=path.name, disable=None, leave=False) as bar, \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -170,8 +162,8 @@ def cmd_separate(args) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            separator.separate_file(path, out_dir, args.format, args.bits, args.overwrite, progress)
-        print(f"{path} -> {out_dir}/{{{','.join(separator.stem_names)}}}.{args.format}")
+            paths = separator.separate_file(path, out_root, args.format, args.bits, args.overwrite, progress)
+        print(f"{path} -> {next(iter(paths.values())).parent}/{{{','.join(paths)}}}.{args.format}")
         for w in caught:
             warn(str(w.message))
     return 0
@@ -212,13 +204,17 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from musicsep.compare import compare, plot
+    from musicsep.compare import available_specs, compare, plot
     from musicsep.data.musdb import load_tracks
-    from musicsep.evaluate import write_report
+    from musicsep.evaluate import build_separator, write_report
 
     check_report_paths(args.json, args.csv, args.plot)
+    specs = available_specs(args.methods, args.model)
+    for spec in specs:  # a bad model file fails now, not after the tracks are loaded
+        if spec.method == "unet":
+            build_separator(spec)
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
-    report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
+    report = compare(tracks, specs, jobs=args.jobs, timing_seconds=args.timing_seconds,
                      log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)
