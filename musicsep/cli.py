@@ -150,7 +150,7 @@ def output_folder_name(path: Path) -> str:
     """The whole file name but its last extension: ``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``."""
     name = path.name
     stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem else name
+    return stem if dot and stem.strip(".") else name  # never "" or "." or "..": always a folder of its own
 
 
 def output_names(two_stems: str | None) -> list[str]:
@@ -164,8 +164,6 @@ def warn(message: str) -> None:
 def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: str, subtype: str,
                   chunk_seconds: float | None, overwrite: bool) -> int:
     """Stream one file through the separator into its stem files; returns clipped sample count."""
-    import contextlib
-
     import numpy as np
     from tqdm import tqdm
 
