@@ -327,7 +327,7 @@ def remove_stale_part(path: str | os.PathLike) -> None:
     part = part_path(path)
     try:
         fd = os.open(part, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder itself may not exist)
         return
     except OSError as exc:
         raise UserError(f"cannot remove the unfinished {part}: {_reason(exc)}") from None
