@@ -148,7 +148,7 @@ def output_folder_name(path: Path) -> str:
     (``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``)."""
     name = path.name
     stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem else name
+    return stem if dot and stem.strip(".") else name  # never "" or "." or "..": always a folder of its own
 
 
 def output_subtype(fmt: str, bits: str | int | None) -> str:

@@ -327,7 +327,7 @@ def remove_stale_part(path: str | os.PathLike) -> None:
     part = part_path(path)
     try:
         fd = os.open(part, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder itself may not exist)
         return
     except OSError as exc:
         raise UserError(f"cannot remove the unfinished {part}: {_reason(exc)}") from None
@@ -417,8 +417,8 @@ class AudioWriter:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if os.stat(self.part).st_ino != os.fstat(self._fd).st_ino:  # removed as stale before we locked it
                 raise UserError(f"another run is writing {self.path} right now; wait for it or choose another -o")
-            self._file = sf.SoundFile(self._fd, "w", self._rate, self._channels, self._subtype,
-                                      format=self._format, closefd=False)
+            self._file = sf.SoundFile(str(self.part), "w", self._rate, self._channels, self._subtype,
+                                      format=self._format)
         except BaseException as exc:
             self._discard()
             if isinstance(exc, (*_SOUNDFILE_ERRORS, BlockingIOError)):
