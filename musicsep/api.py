@@ -4,7 +4,7 @@
 
     separator = Separator("unet")                            # the shipped U-Net
     stems = separator.separate_array(audio, 44100)           # {"drums": (samples, 2) float32, ...}
-    paths = separator.separate_file("song.mp3", "separated/song")   # {"drums": Path(...drums.wav), ...}
+    paths = separator.separate_file("song.mp3", "separated")  # {"drums": Path("separated/song/drums.wav"), ...}
 
 ``Separator(method, model=PATH, wiener=N, options={...})`` names another checkpoint, the Wiener
 iterations and a method's other options (:func:`list_methods` says which exist);
@@ -143,6 +143,14 @@ def merge_two_stems(stems: Mapping[str, np.ndarray], two_stems: str | None) -> d
     return {two_stems: stems[two_stems], f"no_{two_stems}": np.asarray(rest, dtype=np.float32)}
 
 
+def output_folder_name(path: Path) -> str:
+    """The folder of a file's stems: the whole file name but its last extension
+    (``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``)."""
+    name = path.name
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem.strip(".") else name  # never "" or "." or "..": always a folder of its own
+
+
 def output_subtype(fmt: str, bits: str | int | None) -> str:
     """soundfile's sample format for ``fmt`` at ``bits`` (None: the format's default)."""
     if fmt not in OUTPUT_BITS:
@@ -249,27 +257,36 @@ class Separator:
 
     # --- files ------------------------------------------------------------------------------------
 
-    def output_paths(self, out_dir: str | os.PathLike, format: str = "wav") -> dict[str, Path]:
-        """Where :meth:`separate_file` writes each stem: ``out_dir/<stem>.<format>``."""
-        return {n: Path(out_dir) / f"{n}.{format}" for n in self.stem_names}
+    def output_paths(self, path: str | os.PathLike, out_dir: str | os.PathLike, format: str = "wav",
+                     ) -> dict[str, Path]:
+        """Where :meth:`separate_file` writes each stem of ``path``: ``out_dir/<file name>/<stem>.<format>``
+        (as ``musicsep separate -o out_dir``)."""
+        folder = Path(out_dir) / output_folder_name(Path(path))
+        return {n: folder / f"{n}.{format}" for n in self.stem_names}
 
     def check_outputs(self, path: str | os.PathLike, out_dir: str | os.PathLike, format: str = "wav",
-                      overwrite: bool = False) -> dict[str, Path]:
-        """The output paths, or a UserError if one would replace the input or (without ``overwrite``)
-        an existing file. Nothing is written."""
-        path = Path(path)
-        targets = self.output_paths(out_dir, format)
+                      overwrite: bool = False, inputs: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
+        """The output paths, or a UserError if one is the input (or one of ``inputs``: the other files
+        of the same run), under any name, or (without ``overwrite``) an existing file, or a stem that
+        another run is writing now. ``.part`` files that killed runs left for these stems are removed."""
+        from musicsep.audio import remove_stale_part
+
+        protected = {_file_id(Path(p)): Path(p) for p in (path, *inputs)}
+        protected.pop(None, None)
+        targets = self.output_paths(path, out_dir, format)
         for t in targets.values():
-            if t.exists() and t.resolve() == path.resolve():
-                raise UserError(f"output {t} would overwrite the input; choose another -o")
+            if _file_id(t) in protected:  # the same file, under any name (a link, ../, a hard link)
+                raise UserError(f"output {t} would overwrite the input {protected[_file_id(t)]}; choose another -o")
             if t.exists() and not overwrite:
                 raise UserError(f"{t} already exists; use --overwrite to replace it or -o for another folder")
+            remove_stale_part(t)
         return targets
 
     def separate_file(self, path: str | os.PathLike, out_dir: str | os.PathLike, format: str = "wav",
                       bits: str | int | None = None, overwrite: bool = False,
                       progress: Progress | None = None) -> dict[str, Path]:
-        """Separate an audio or video file into ``out_dir/<stem>.<format>``; returns the stems' paths.
+        """Separate an audio or video file into ``out_dir/<file name>/<stem>.<format>`` (the layout of
+        ``musicsep separate``); returns the stems' paths.
 
         The file is streamed (memory does not grow with its length); each stem appears under its
         name only once complete, and an existing file is never replaced unless ``overwrite``. If it
@@ -279,9 +296,10 @@ class Separator:
         from musicsep.audio import AudioWriter, audio_info, iter_audio_blocks
         from musicsep.inference import separate_stream
 
-        path, out_dir = Path(path), Path(out_dir)
+        path = Path(path)
         subtype = output_subtype(format, bits)
         targets = self.check_outputs(path, out_dir, format, overwrite)
+        out_dir = next(iter(targets.values())).parent
         info = audio_info(path)
         total = int(info.duration * SAMPLE_RATE) if info.duration else None
         # The folders this run creates, deepest first: removed again (if still empty) when it fails.
@@ -294,8 +312,10 @@ class Separator:
         clipped = done = 0
         try:
             with contextlib.ExitStack() as stack:
-                writers = {n: stack.enter_context(AudioWriter(t, SAMPLE_RATE, 2, format, subtype))
-                           for n, t in targets.items()}
+                with _signals_held():
+                    writers = {n: stack.enter_context(AudioWriter(t, SAMPLE_RATE, 2, format, subtype,
+                                                                  overwrite=overwrite))
+                               for n, t in targets.items()}
                 for stems in separate_stream(self.core, iter_audio_blocks(path), SAMPLE_RATE, self.chunk_seconds):
                     stems = merge_two_stems(stems, self.two_stems)
                     for n in targets:
@@ -316,6 +336,33 @@ class Separator:
             warnings.warn(f"{clipped} samples beyond full scale were clipped; 32-bit float (--bits 32) keeps them",
                           ClippingWarning, stacklevel=2)
         return targets
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGTERM and SIGHUP back while the stems' ``.part`` files are created: the command line turns
+    them into an exception, which must not strike between a file's creation and the registration of its
+    clean-up. Held signals arrive as soon as the block ends, when every file is in the clean-up's hands."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """What identifies a file whatever its name (device, inode); None if there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -7,14 +7,17 @@ half-written and no input is ever overwritten.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from musicsep import SOURCES, __version__
-from musicsep.api import OUTPUT_BITS, default_method
-from musicsep.arguments import Parser, add_data_options, tracks_option
-from musicsep.distributed import song_folder
+from musicsep.api import OUTPUT_BITS, default_method, output_folder_name
+from musicsep.arguments import (CHUNK_SECONDS, COUNT, JOBS, SEED, SYNTH_SECONDS, TIMING_SECONDS, WIENER_ITERATIONS,
+                                Parser, add_data_options, tracks_option)
 from musicsep.errors import UserError
 from musicsep.separators.base import METHODS, REFERENCE_METHODS
 
@@ -37,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", choices=("16", "24", "32"),
                    help="sample format: wav 16, 24 or 32 (float, the default, never clips); flac 16 or 24 (default)")
     p.add_argument("--overwrite", action="store_true", help="replace stems left by an earlier run")
-    p.add_argument("--chunk-seconds", type=float, help="length of the overlapping windows (default: the method's)")
+    p.add_argument("--chunk-seconds", type=CHUNK_SECONDS,
+                   help="length of the overlapping windows, 1 to 3600 (default: the method's)")
     add_ray_options(p, "one task per song; songs already separated are skipped")
     p.set_defaults(func=cmd_separate)
 
@@ -55,32 +59,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="every method and the oracle on the same tracks: quality, speed, memory")
     p.add_argument("--methods", nargs="+", metavar="M", help="labels from the comparison (default: all available)")
     p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of SDR per stem and method")
-    p.add_argument("--timing-seconds", type=float, default=30.0,
-                   help="seconds of audio each method separates for the speed/memory figures (0: skip)")
+    p.add_argument("--timing-seconds", type=TIMING_SECONDS, default=30.0,
+                   help="seconds of audio each method separates for the speed/memory figures, up to 3600 (0: skip)")
+    p.add_argument("--model", metavar="PATH", help="the U-Net checkpoint that the unet entries use")
     add_data_options(p)
     add_ray_options(p, "one task per method and track (replaces --jobs); the speed/memory rows are still measured here")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("synth", help="generate synthetic songs with stems (MUSDB18-HQ layout)")
     p.add_argument("--out", required=True, help="root folder; songs go to OUT/<split>/<name>/")
-    p.add_argument("--tracks", type=int, default=10)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tracks", type=COUNT, default=10)
+    p.add_argument("--seconds", type=SYNTH_SECONDS, default=30.0, help="length of each song, up to 3600")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--split", default="train", choices=("train", "valid", "test"),
                    help="valid and test draw held-out instruments and voices half the time; train never does")
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=JOBS, default=2)
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_train)
+    # Only listed here: main() hands everything after "train" to musicsep.train's own parser.
+    sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
     return parser
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("method options (see musicsep methods)")
     g.add_argument("--model", metavar="PATH", help="another model file (for unet: any U-Net checkpoint)")
-    g.add_argument("--wiener", type=int, metavar="N", help="Wiener filter iterations after the masks (0 = raw masks)")
+    g.add_argument("--wiener", type=WIENER_ITERATIONS, metavar="N", help="Wiener filter iterations after the masks (0 = raw masks)")
     g.add_argument("-O", "--option", action="append", dest="options", metavar="KEY=VALUE",
                    help="one of the method's other options, e.g. -O variant=supervised for nmf; repeatable")
 
@@ -149,7 +153,7 @@ def collect_inputs(inputs: Sequence[str]) -> list[Path]:
             files.append(path)
         else:
             raise UserError(f"input not found: {path}")
-    stems = [f.name.split(".")[0] for f in files]
+    stems = [output_folder_name(f) for f in files]
     duplicate = next((s for s in stems if stems.count(s) > 1), None)
     if duplicate:
         raise UserError(f"two inputs would share the output folder {duplicate!r}; separate them in two runs")
@@ -167,8 +171,12 @@ def separate_on_ray(args, files: list[Path], options: dict) -> int:
     print(summary.table())
     for result in summary.results:
         for message in result.warnings:
-            print(f"warning: {result.path}: {message}", file=sys.stderr)
+            warn(f"{result.path}: {message}")
     return 2 if summary.failed else 0
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def cmd_separate(args) -> int:
@@ -191,11 +199,9 @@ def cmd_separate(args) -> int:
     if args.ray is not None:
         return separate_on_ray(args, files, options)
     separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds)
-    # Every output is checked before the first file is separated.
-    plans = [(path, song_folder(out_root, path)) for path in files]
-    for path, out_dir in plans:
-        separator.check_outputs(path, out_dir, args.format, args.overwrite)
-    for path, out_dir in plans:
+    for path in files:  # every output is checked before the first file is separated
+        separator.check_outputs(path, out_root, args.format, args.overwrite, inputs=files)
+    for path in files:
         with tqdm(unit="sample", unit_scale=True, desc=path.name, disable=None, leave=False) as bar, \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -204,14 +210,27 @@ def cmd_separate(args) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            separator.separate_file(path, out_dir, args.format, args.bits, args.overwrite, progress)
-        print(f"{path} -> {out_dir}/{{{','.join(separator.stem_names)}}}.{args.format}")
+            paths = separator.separate_file(path, out_root, args.format, args.bits, args.overwrite, progress)
+        print(f"{path} -> {next(iter(paths.values())).parent}/{{{','.join(paths)}}}.{args.format}")
         for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
+            warn(str(w.message))
     return 0
 
 
 # --- evaluate / synth / train -----------------------------------------------------------------
+
+def check_report_paths(*paths: str | None) -> None:
+    """``--json`` / ``--csv`` / ``--plot`` must name a file in an existing folder: refused before
+    scoring, not after an hour of it."""
+    for name in filter(None, paths):
+        target = Path(name)
+        if target.is_dir():
+            raise UserError(f"cannot write {target}: it is a folder; give a file name")
+        if not target.parent.is_dir():
+            raise UserError(f"cannot write {target}: folder {target.parent} does not exist")
+        if not os.access(target.parent, os.W_OK):
+            raise UserError(f"cannot write {target}: folder {target.parent} is not writable")
+
 
 def cmd_evaluate(args) -> int:
     from musicsep.data.musdb import load_tracks
@@ -221,12 +240,11 @@ def cmd_evaluate(args) -> int:
     unknown = [m for m in methods if m not in METHODS and m not in REFERENCE_METHODS]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join([*METHODS, *REFERENCE_METHODS])}")
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
+    check_report_paths(args.json, args.csv)
     specs = [MethodSpec(m, m, tuple(sorted(method_options(m, args).items()))) for m in methods]
     for spec in specs:  # a bad model file or option fails now, not after the tracks are loaded
         build_separator(spec)
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     with ray_pool(args) as pool:
         report = evaluate(specs, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr), pool=pool)
     print(report.table())
@@ -235,15 +253,18 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from musicsep.compare import compare, plot
+    from musicsep.compare import available_specs, compare, plot
     from musicsep.data.musdb import load_tracks
-    from musicsep.evaluate import write_report
+    from musicsep.evaluate import build_separator, write_report
 
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    check_report_paths(args.json, args.csv, args.plot)
+    specs = available_specs(args.methods, args.model)
+    for spec in specs:  # a bad model file fails now, not after the tracks are loaded
+        if spec.method == "unet":
+            build_separator(spec)
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     with ray_pool(args) as pool:
-        report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
+        report = compare(tracks, specs, jobs=args.jobs, timing_seconds=args.timing_seconds,
                          log=lambda m: print(m, file=sys.stderr), pool=pool)
     print(report.table())
     write_report(report, args.json, args.csv)
@@ -255,33 +276,106 @@ def cmd_compare(args) -> int:
 def cmd_synth(args) -> int:
     from musicsep.data.synth import generate_dataset
 
-    if args.tracks < 1 or args.seconds <= 0:
-        raise UserError("--tracks must be at least 1 and --seconds positive")
     paths = generate_dataset(Path(args.out), args.tracks, args.seconds, args.seed, args.split, jobs=args.jobs)
     print(f"wrote {len(paths)} songs to {Path(args.out) / args.split}")
     return 0
 
 
-def cmd_train(args) -> int:
-    from musicsep.train import main as train_main
+def run_train(argv: Sequence[str]) -> int:
+    """``musicsep train ARGS``: musicsep.train's own parser and options, with one-line usage errors."""
+    from musicsep import train
 
-    return train_main(args.rest)
+    parser = train.build_parser()
+    parser.error = lambda message: parser.exit(2, f"error: {message} (see musicsep train --help)\n")
+    train.train(parser.parse_args(argv))
+    return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (``kill``, ``timeout``, a closed terminal), raised wherever the program is, so
+    that every cleanup (the ``.part`` files, new empty folders) runs as it does for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_terminated(signum, _frame):
+    for sig in TERMINATING_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_raise() -> "contextlib.AbstractContextManager[None]":
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (only the main thread gets signals)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def library_output_hidden():
+    """C libraries (libmpg123 inside libsndfile) and the tools they start (ffprobe under musdb) write
+    straight to file descriptor 2; point it at /dev/null so that our own one-line ``error:`` or
+    ``warning:`` is all the terminal shows. Python's own stderr keeps the terminal."""
+    try:
+        python_stderr_is_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # already redirected in-process (pytest's capsys)
+        python_stderr_is_fd2 = False
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    original = sys.stderr
+    if python_stderr_is_fd2:
+        sys.stderr = open(saved_fd, "w", encoding=original.encoding, errors=original.errors,
+                          buffering=1, closefd=False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved_fd, 2)
+        if python_stderr_is_fd2:
+            sys.stderr.close()
+            sys.stderr = original
+        os.close(saved_fd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return args.func(args) or 0
+        if argv[:1] == ["train"]:  # its options belong to musicsep.train's parser, --help included
+            return run_train(argv[1:])
+        with signals_raise():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            with library_output_hidden():
+                return args.func(args) or 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"error: stopped by {signal.Signals(exc.signum).name}; unfinished files were removed", file=sys.stderr)
+        return 128 + exc.signum
     except MemoryError:
         print("error: out of memory; try a smaller --chunk-seconds", file=sys.stderr)
         return 1

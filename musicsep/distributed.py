@@ -29,11 +29,6 @@ QUIET_LOCAL_RAY = {
 }
 
 
-def song_folder(out_root: str | os.PathLike, path: Path) -> Path:
-    """Where a song's stems go: ``OUTDIR/<file name without extensions>``."""
-    return Path(out_root) / path.name.split(".")[0]
-
-
 # --- Ray itself -------------------------------------------------------------------------------------
 
 def _import_ray():
@@ -117,7 +112,7 @@ class CatalogSummary:
 _WORKER_SEPARATORS: dict[str, object] = {}
 
 
-def _separate_song(separator_ref: list, path: str, out_dir: str, format: str, bits: str | None,
+def _separate_song(separator_ref: list, path: str, out_root: str, format: str, bits: str | None,
                    overwrite: bool, num_cpus: float) -> SongResult:
     """The task: separate one song with the API. Bad input is a result, not an exception, so that
     Ray does not retry it; only a lost worker is retried (the task's max_retries)."""
@@ -134,15 +129,15 @@ def _separate_song(separator_ref: list, path: str, out_dir: str, format: str, bi
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             seconds = audio_info(path).duration or 0.0
-            separator.separate_file(path, out_dir, format, bits, overwrite)
+            separator.separate_file(path, out_root, format, bits, overwrite)
     except Exception as exc:  # noqa: BLE001 - reported by name, the other songs go on
         message = str(exc) if isinstance(exc, UserError) else _one_line(exc)
         return SongResult(path, "failed", error=message)
     return SongResult(path, "done", seconds, warnings=[str(w.message) for w in caught])
 
 
-def _already_separated(separator, out_dir: Path, format: str) -> bool:
-    return all(p.is_file() for p in separator.output_paths(out_dir, format).values())
+def _already_separated(separator, path: Path, out_root: str | os.PathLike, format: str) -> bool:
+    return all(p.is_file() for p in separator.output_paths(path, out_root, format).values())
 
 
 def separate_catalog(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
@@ -150,7 +145,7 @@ def separate_catalog(inputs: Sequence[str | os.PathLike], out_dir: str | os.Path
                      num_cpus_per_task: float = 1, retries: int = 2, progress: bool = True,
                      format: str = "wav", bits: str | None = None, overwrite: bool = False,
                      log: Callable[[str], None] | None = None) -> CatalogSummary:
-    """Separate many songs on Ray into ``out_dir/<song>/<stem>.<format>``, one task per song.
+    """Separate many songs on Ray into ``out_dir/<file name>/<stem>.<format>``, one task per song.
 
     ``separator_kwargs`` are :class:`musicsep.api.Separator`'s arguments. Songs whose stems all
     exist are skipped (unless ``overwrite``); a task whose worker dies is retried ``retries``
@@ -169,21 +164,21 @@ def separate_catalog(inputs: Sequence[str | os.PathLike], out_dir: str | os.Path
     results: dict[Path, SongResult] = {}
     todo = []
     for path in files:
-        folder = song_folder(out_dir, path)
-        if not overwrite and _already_separated(separator, folder, format):
+        if not overwrite and _already_separated(separator, path, out_dir, format):
             results[path] = SongResult(str(path), "skipped")
         else:
-            todo.append((path, folder))
+            todo.append(path)
     if todo:
         with ray_session(address) as ray:
             separator_ref = ray.put(separator)
             task = ray.remote(num_cpus=num_cpus_per_task, max_retries=retries)(_separate_song)
-            pending = {task.remote([separator_ref], str(path), str(folder), format, bits, overwrite,
-                                   num_cpus_per_task): path for path, folder in todo}
+            pending = {task.remote([separator_ref], str(path), str(out_dir), format, bits, overwrite,
+                                   num_cpus_per_task): path for path in todo}
             for path, result in _as_completed(ray, pending, len(todo), progress):
                 results[path] = result
                 if log:
-                    log(f"{path} -> {song_folder(out_dir, path)}" if result.status == "done"
+                    folder = next(iter(separator.output_paths(path, out_dir, format).values())).parent
+                    log(f"{path} -> {folder}" if result.status == "done"
                         else f"failed: {path}: {result.error}")
     return CatalogSummary([results[p] for p in files])
 

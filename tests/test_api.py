@@ -73,25 +73,30 @@ def test_separate_file_streams_into_stems(tmp_path, mixture):
     seen = []
     paths = Separator("bandpass", chunk_seconds=1.0).separate_file(
         tmp_path / "song.wav", tmp_path / "out", format="flac", bits=24, progress=lambda d, t: seen.append((d, t)))
-    assert list(paths) == list(SOURCES) and all(p.parent == tmp_path / "out" for p in paths.values())
+    assert list(paths) == list(SOURCES) and all(p.parent == tmp_path / "out" / "song" for p in paths.values())
     total = sum(sf.read(p, dtype="float32")[0] for p in paths.values())
     assert total.shape == mixture.shape and np.abs(total - mixture).max() < 1e-4
     assert seen[-1] == (len(mixture), len(mixture))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{s}.flac" for s in SOURCES)
+    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == sorted(f"{s}.flac" for s in SOURCES)
 
 
 def test_separate_file_never_replaces_without_overwrite(tmp_path, mixture, bandpass):
     sf.write(tmp_path / "song.wav", mixture, SAMPLE_RATE)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "bass.wav").write_bytes(b"keep me")
+    (out / "song").mkdir(parents=True)
+    (out / "song" / "bass.wav").write_bytes(b"keep me")
     with pytest.raises(UserError, match="already exists"):
         bandpass.separate_file(tmp_path / "song.wav", out)
-    assert (out / "bass.wav").read_bytes() == b"keep me" and sorted(p.name for p in out.iterdir()) == ["bass.wav"]
+    assert (out / "song" / "bass.wav").read_bytes() == b"keep me"
+    assert sorted(p.name for p in (out / "song").iterdir()) == ["bass.wav"]
     bandpass.separate_file(tmp_path / "song.wav", out, overwrite=True)
-    assert sf.info(out / "bass.wav").frames == len(mixture)
+    assert sf.info(out / "song" / "bass.wav").frames == len(mixture)
+    (tmp_path / "drums").mkdir()  # an input named like a stem, where its own stem would go
+    sf.write(tmp_path / "drums" / "drums.wav", mixture, SAMPLE_RATE)
+    before = (tmp_path / "drums" / "drums.wav").read_bytes()
     with pytest.raises(UserError, match="overwrite the input"):  # even with overwrite
-        bandpass.separate_file(out / "bass.wav", out, overwrite=True)
+        bandpass.separate_file(tmp_path / "drums" / "drums.wav", tmp_path, overwrite=True)
+    assert (tmp_path / "drums" / "drums.wav").read_bytes() == before
 
 
 def test_failed_file_leaves_nothing(tmp_path, bandpass):
@@ -99,7 +104,7 @@ def test_failed_file_leaves_nothing(tmp_path, bandpass):
     bad[500] = np.inf
     sf.write(tmp_path / "bad.wav", bad, SAMPLE_RATE, subtype="FLOAT")
     with pytest.raises(UserError, match="infinite"):
-        bandpass.separate_file(tmp_path / "bad.wav", tmp_path / "new" / "bad")
+        bandpass.separate_file(tmp_path / "bad.wav", tmp_path / "new")
     assert not (tmp_path / "new").exists()
 
 
