@@ -106,7 +106,28 @@ def test_compare_on_ray_equals_compare(local_ray, tmp_path, capsys, monkeypatch)
         report = json.loads((tmp_path / f"{name}.json").read_text())
         assert set(report["timing"]) == {"mixture/4", "bandpass"}
         del report["timing"]  # wall times differ between runs; everything else must not
-        # compared as JSON text: NaN scores (silent stems) are never equal as floats
-        runs[name] = (without_timing(capsys.readouterr().out), json.dumps(report), (tmp_path / f"{name}.csv").read_text())
-    assert runs["ray"] == runs["local"]
-    assert set(json.loads(runs["ray"][1])["per_track"]["bandpass"]) == {"The Easton Ellises - Falcon 69"}
+        runs[name] = (without_timing(capsys.readouterr().out), report, (tmp_path / f"{name}.csv").read_text())
+    assert runs["ray"][0] == runs["local"][0]  # the printed table
+    assert_same_scores(runs["ray"][1], runs["local"][1])
+    assert_same_scores(rows(runs["ray"][2]), rows(runs["local"][2]))
+    assert set(runs["ray"][1]["per_track"]["bandpass"]) == {"The Easton Ellises - Falcon 69"}
+
+
+def rows(csv_text: str) -> dict:
+    lines = [line.split(",") for line in csv_text.splitlines()]
+    return {tuple(r[:3]): dict(zip(lines[0][3:], map(float, r[3:]))) for r in lines[1:]}
+
+
+def assert_same_scores(got, want, where: str = "") -> None:
+    """Equal, except that museval's SIR, SAR and ISR (least squares through BLAS, whose thread count
+    differs in a Ray task) may differ in the last digits: within 0.01 dB. SDR is exact."""
+    if isinstance(want, dict):
+        assert list(got) == list(want), where
+        for key in want:
+            assert_same_scores(got[key], want[key], f"{where}/{key}")
+    elif isinstance(want, float) and want != want:
+        assert got != got, where  # NaN (a silent stem) on both sides
+    elif {"SIR", "SAR", "ISR"} & set(where.split("/")):
+        assert got == pytest.approx(want, abs=0.01), where
+    else:
+        assert got == want, where
