@@ -71,8 +71,8 @@ def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) 
     """Up to ``count`` vowel nuclei ``(start_s, end_s)``: loud voiced stretches around energy peaks.
 
     Speech from the TTS model gives no phoneme timings, so nuclei are found in the signal: the
-    loudest voiced frames, at least 90 ms apart, each grown while it stays voiced and within
-    6 dB of its peak.
+    loudest voiced frames, at least 90 ms apart with a dip or an unvoiced frame between them, each
+    grown while it stays voiced and within 12 dB of its peak.
     """
     voiced = f0 > 0
     if not voiced.any() or count < 1:
@@ -85,7 +85,7 @@ def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) 
     for i in order:
         if e[i] < e[order[0]] * 0.03:
             break
-        if all(abs(i - p) >= min_gap for p in peaks):
+        if all(abs(i - p) >= min_gap and _separated(e, voiced, i, p) for p in peaks):
             peaks.append(int(i))
             if len(peaks) == count:
                 break
@@ -101,6 +101,12 @@ def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) 
             hi += 1
         out.append((lo * frame_s, (hi + 1) * frame_s))
     return out
+
+
+def _separated(e: np.ndarray, voiced: np.ndarray, i: int, j: int) -> bool:
+    """Two peaks belong to different syllables: an unvoiced frame or a dip lies between them."""
+    a, b = min(i, j), max(i, j)
+    return bool((~voiced[a:b]).any() or e[a:b].min() < 0.6 * min(e[i], e[j]))
 
 
 def warp_envelope(spec: np.ndarray, factor: float) -> np.ndarray:
