@@ -103,6 +103,15 @@ def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) 
     return out
 
 
+def frame_energy(y: np.ndarray, times: np.ndarray, sr: int, frame_s: float) -> np.ndarray:
+    """RMS of ``y`` in a window of ``frame_s`` centred on each of ``times`` (seconds)."""
+    c = np.concatenate([[0.0], np.cumsum(y ** 2)])
+    half = int(round(frame_s * sr / 2))
+    mid = np.round(times * sr).astype(int)
+    lo, hi = np.clip(mid - half, 0, len(y)), np.clip(mid + half, 0, len(y))
+    return np.sqrt((c[hi] - c[lo]) / np.maximum(hi - lo, 1))
+
+
 def _separated(e: np.ndarray, voiced: np.ndarray, i: int, j: int) -> bool:
     """Two peaks belong to different syllables: an unvoiced frame or a dip lies between them."""
     a, b = min(i, j), max(i, j)
@@ -167,9 +176,7 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         f0 = pyworld.stonemask(speech, f0, t, tts_sr)
         sp = pyworld.cheaptrick(speech, f0, t, tts_sr)
         ap = pyworld.d4c(speech, f0, t, tts_sr)
-        hop = int(round(tts_sr * frame_s))
-        pad = np.pad(speech, (0, hop * len(f0) - len(speech) + hop))
-        energy = np.sqrt(np.mean(pad[: hop * len(f0)].reshape(len(f0), hop) ** 2, axis=1))
+        energy = frame_energy(speech, t, tts_sr, frame_s)
         nuclei = find_nuclei(f0, energy, max(groups, 1), frame_s)
         if not nuclei:
             continue
