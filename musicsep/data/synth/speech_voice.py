@@ -197,7 +197,7 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         if rng.random() < 0.5:  # a breath before the phrase
             b = _breath(rng, sr) * float(rng.uniform(0.03, 0.12))
             b0 = s0 - len(b) - int(sr * 0.05)
-            if b0 >= 0:
+            if b0 >= 0 and b0 + len(b) <= n_samples:
                 out[b0:b0 + len(b)] += b
         a0 = max(0, -s0)
         s0 = max(0, s0)
