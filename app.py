@@ -8,7 +8,6 @@ Only layout lives here; the work is done by :mod:`musicsep.webapp` (and, through
 from __future__ import annotations
 
 import logging
-import threading
 
 import streamlit as st
 
@@ -34,9 +33,9 @@ def load_separator(method: str):
 
 
 @st.cache_resource
-def work_lock() -> threading.Lock:
-    """Separations run one at a time on a server: two at once would only slow both down."""
-    return threading.Lock()
+def separation_queue() -> webapp.SeparationQueue:
+    """One queue per server: separations one at a time, and a stuck one given up (see SeparationQueue)."""
+    return webapp.SeparationQueue(webapp.stall_seconds())
 
 
 def check_method(method: str):
@@ -57,16 +56,10 @@ def run_separation(data: bytes, file_name: str, separator, method: str, two_stem
     """Separate with a progress bar; on any failure, a friendly message instead of a result."""
     bar = st.progress(0.0, text="Starting…")
     try:
-        lock = work_lock()
-        if not lock.acquire(blocking=False):
-            bar.progress(0.0, text="Another song is being separated on this server; yours is next…")
-            lock.acquire()
-        try:
-            return webapp.separate_upload(data, file_name, separator, method, two_stems,
-                                          progress=lambda f, text: bar.progress(min(1.0, f), text=text),
-                                          limit_minutes=limit_minutes)
-        finally:
-            lock.release()
+        return separation_queue().run(
+            lambda progress: webapp.separate_upload(data, file_name, separator, method, two_stems,
+                                                    progress=progress, limit_minutes=limit_minutes),
+            show=lambda f, text: bar.progress(min(1.0, f), text=text))
     except UserError as exc:
         return str(exc)
     except MemoryError:

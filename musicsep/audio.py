@@ -3,20 +3,27 @@
 soundfile (libsndfile) reads wav, flac, ogg and mp3; ffmpeg decodes the rest (mp4, m4a, aac, the
 audio stream of a video). Everything is streamed in blocks, so a long file never has to fit in
 memory; :func:`read_audio` is simply all the blocks joined. Resampling uses soxr (high quality).
-Writes go to a temporary name in the target folder and are renamed when complete.
+
+Stems (:class:`AudioWriter`) are written to ``<name>.part``, read back and checked, then placed
+without ever replacing a file that is there (unless asked to); a failure removes the ``.part``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import threading
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -43,14 +50,27 @@ class AudioInfo:
         return None if self.frames is None else self.frames / self.sample_rate
 
 
+ITU_SURROUND = 0.7071  # ITU-R BS.775 down-mix gain of the centre and surround channels (-3 dB)
+
+
 def to_stereo(block: np.ndarray) -> np.ndarray:
-    """Mono is duplicated; more than two channels are down-mixed to left/right."""
+    """Mono is duplicated; 5.1 and 7.1 are down-mixed with the ITU-R BS.775 coefficients.
+
+    5.1 (L R C LFE Ls Rs, the WAV / FLAC / ffmpeg order): L' = L + 0.707 C + 0.707 Ls,
+    R' = R + 0.707 C + 0.707 Rs, the LFE dropped; 7.1 (L R C LFE Lb Rb Ls Rs) adds the back pair like
+    the side pair. Any other count (3, 4, 5, 7, more than 8, whose layout a file does not reliably
+    state): odd channels averaged into the left, even ones into the right.
+    """
     channels = block.shape[1]
     if channels == 2:
         return block
     if channels == 1:
         return np.repeat(block, 2, axis=1)
-    # Odd channels lean left, even right, centre-ish ones count for both (a plain, documented down-mix).
+    if channels in (6, 8):
+        centre = ITU_SURROUND * block[:, 2]
+        left = block[:, 0] + centre + ITU_SURROUND * block[:, 4::2].sum(axis=1)
+        right = block[:, 1] + centre + ITU_SURROUND * block[:, 5::2].sum(axis=1)
+        return np.stack([left, right], axis=1).astype(block.dtype, copy=False)
     left = block[:, 0::2].mean(axis=1)
     right = block[:, 1::2].mean(axis=1)
     return np.stack([left, right], axis=1)
@@ -76,7 +96,10 @@ def _probe(path: Path) -> AudioInfo:
     """Sample rate, channels and length of the first audio stream, via ffprobe."""
     cmd = [_ffmpeg_binary("ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries",
            "stream=sample_rate,channels,duration", "-of", "json", str(path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"reading {path} takes too long (ffprobe gave up after 2 minutes)") from None
     try:
         stream = json.loads(result.stdout)["streams"][0]
         rate, channels = int(stream["sample_rate"]), int(stream["channels"])
@@ -100,43 +123,116 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         return _probe(path)
 
 
-def _soundfile_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+Warn = Callable[[str], None]
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """The frame count a RIFF/WAVE header declares (libsndfile quietly clamps it to what is there).
+
+    None when the file is not a plain WAV or the header leaves the length open (a streamed WAV).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind == b"fmt ":
+                    fmt = f.read(size)
+                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                    f.seek(size % 2, os.SEEK_CUR)
+                elif kind == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    f.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def _soundfile_blocks(path: Path, block_frames: int, warn: Warn) -> Iterator[tuple[np.ndarray, int]]:
     with sf.SoundFile(str(path)) as f:
+        declared = _wav_declared_frames(path) if f.format == "WAV" else (None if f.format == "MPEG" else f.frames)
+        read = 0
         while True:
             block = f.read(block_frames, dtype="float32", always_2d=True)
             if len(block) == 0:
-                return
+                break
+            read += len(block)
             yield block, f.samplerate
+    if declared is not None and read < declared:
+        warn(f"{path}: file ends early: {read} of {declared} samples; only those were used")
 
 
-def _ffmpeg_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+STDERR_TAIL_BYTES = 4000  # what is kept of a decoder's messages, for the error that names the problem
+
+
+def _drain(stream, tail: collections.deque) -> None:
+    """Read a pipe to its end, keeping its last lines: a decoder that prints thousands of complaints
+    about a damaged file must never block on a full pipe while we wait for its audio."""
+    size = 0
+    for line in iter(stream.readline, b""):
+        tail.append(line)
+        size += len(line)
+        while size > STDERR_TAIL_BYTES and len(tail) > 1:
+            size -= len(tail.popleft())
+
+
+def _ffmpeg_blocks(path: Path, block_frames: int, warn: Warn) -> Iterator[tuple[np.ndarray, int]]:
     info = _probe(path)
     cmd = [_ffmpeg_binary("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
            "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     frame_bytes = 4 * info.channels
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdout is not None
+    tail: collections.deque[bytes] = collections.deque()
+    read = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+        drainer.start()
+        finished = False
         try:
             while True:
                 raw = proc.stdout.read(block_frames * frame_bytes)
                 usable = len(raw) - len(raw) % frame_bytes
                 if usable:
+                    read += usable // frame_bytes
                     yield np.frombuffer(raw[:usable], dtype="<f4").reshape(-1, info.channels), info.sample_rate
                 if len(raw) < block_frames * frame_bytes:
                     break
+            finished = True
         finally:
-            proc.kill()
-        proc.wait()
+            if not finished:  # the caller stopped early (an error, a signal): no need to decode the rest
+                proc.kill()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            drainer.join(timeout=5)
+    if proc.returncode != 0:
+        last = next((ln for ln in reversed(tail) if ln.strip()), b"").decode("utf-8", "replace").strip()
+        if read == 0:
+            raise UserError(f"cannot decode {path}" + (f": {last}" if last else ""))
+        warn(f"{path}: the decoder stopped with an error, the audio may end early" + (f" ({last})" if last else ""))
 
 
 def iter_audio_blocks(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS,
-                      sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+                      sample_rate: int = SAMPLE_RATE, warn: Warn | None = None) -> Iterator[np.ndarray]:
     """Yield float32 stereo blocks ``(samples, 2)`` at ``sample_rate``, in order, from any file.
 
-    Raises :class:`UserError` for a missing, empty, unreadable or non-finite file.
+    Raises :class:`UserError` for a missing, empty, unreadable or non-finite file. A file that ends
+    before the length its header declares is read up to its end and ``warn(message)`` is called
+    (default: :func:`warnings.warn`).
     """
     path = Path(path)
     _check_path(path)
+    warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
     try:
         with sf.SoundFile(str(path)):
             pass
@@ -146,7 +242,7 @@ def iter_audio_blocks(path: str | os.PathLike, block_seconds: float = BLOCK_SECO
     resampler = None
     total = 0
     try:
-        for block, rate in reader(path, max(1, int(block_seconds * 48000))):
+        for block, rate in reader(path, max(1, int(block_seconds * 48000)), warn):
             if not np.isfinite(block).all():
                 raise UserError(f"input contains NaN or infinite samples: {path}")
             block = to_stereo(block)
@@ -184,7 +280,10 @@ def _subtype(fmt: str, subtype: str | None) -> str:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    For reports (JSON, CSV, pictures) that a new run is meant to replace; stems use :class:`AudioWriter`.
+    """
     path = Path(path)
     # O_EXCL on a random name: never clobbers anything; the mode follows the umask like any new file.
     tmp_path = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
@@ -201,59 +300,186 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-class AudioWriter:
-    """Append blocks to an audio file that appears under its final name only when closed cleanly.
+# --- stems: written to <name>.part, verified, then placed without replacing anything ---------------
 
-    Use as a context manager; if the block raises, nothing is left behind.
+PART_SUFFIX = ".part"
+_SOUNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, OSError, AssertionError, ValueError)  # soundfile asserts on short writes
+
+
+def part_path(path: str | os.PathLike) -> Path:
+    """Where ``path`` is written before it is complete: ``vocals.wav`` -> ``vocals.wav.part``."""
+    path = Path(path)
+    return path.with_name(path.name + PART_SUFFIX)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def remove_stale_part(path: str | os.PathLike) -> None:
+    """Remove ``path``'s ``.part`` left by a run that was killed (SIGKILL, power loss).
+
+    A writing run holds a lock on its ``.part``; one whose lock is free belongs to nobody. A ``.part``
+    that is still locked belongs to a run writing the same stem right now: a :class:`UserError`.
+    """
+    part = part_path(path)
+    try:
+        fd = os.open(part, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder itself may not exist)
+        return
+    except OSError as exc:
+        raise UserError(f"cannot remove the unfinished {part}: {_reason(exc)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another run is writing {path} right now; wait for it or choose another -o") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(part).st_ino == os.fstat(fd).st_ino:  # still the file we locked
+                part.unlink()
+    finally:
+        os.close(fd)
+
+
+def verify_audio_file(path: Path, frames: int, channels: int, sample_rate: int) -> None:
+    """Reopen a finished file: its length, channels and rate must be what was written, and its last
+    samples must decode (a full disk can leave a FLAC whose header or tail is garbage)."""
+    with sf.SoundFile(str(path)) as f:
+        if (f.frames, f.channels, f.samplerate) != (frames, channels, sample_rate):
+            raise RuntimeError(f"it reads back as {f.frames} frames of {f.channels} channels at {f.samplerate} Hz, "
+                               f"not the {frames} frames of {channels} channels written")
+        tail = min(frames, 4096)
+        if tail:
+            f.seek(frames - tail)
+            if len(f.read(tail, dtype="float32", always_2d=True)) != tail:
+                raise RuntimeError("its last samples cannot be read back")
+
+
+def place_file(part: Path, path: Path, overwrite: bool = False) -> None:
+    """Move a finished ``part`` to ``path``. Without ``overwrite`` an existing ``path`` is never replaced,
+    even one that another process creates at the same moment (link + unlink, not rename)."""
+    if overwrite:
+        os.replace(part, path)
+        return
+    try:
+        os.link(part, path)
+    except FileExistsError:
+        raise UserError(f"{path} appeared while this run was writing it (another run?); "
+                        "it was left as it is and this run's copy removed") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        # A file system without hard links (FAT, some network shares): create-exclusive, then rename over it.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(part, path)
+        return
+    os.unlink(part)
+
+
+class AudioWriter:
+    """Append blocks to an audio file that appears under its final name only when complete.
+
+    The blocks go to ``<name>.part`` (locked while written, so a later run can tell a live one from
+    a killed one's leftover). On a clean exit the file is closed, read back and checked, then placed
+    with :func:`place_file`; on any error or exception (a signal turned into one included) the
+    ``.part`` is removed and nothing else is touched. Every failure is a :class:`UserError`.
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, channels: int = 2,
-                 fmt: str = "wav", subtype: str | None = None):
+                 fmt: str = "wav", subtype: str | None = None, overwrite: bool = False):
         self.path = Path(path)
+        self.part = part_path(self.path)
         self._subtype = _subtype(fmt, subtype)
         self._format = fmt.upper()
         self._rate, self._channels = sample_rate, channels
-        self._atomic = atomic_output(self.path)
+        self._overwrite = overwrite
+        self._fd: int | None = None
+        self._file: sf.SoundFile | None = None
+        self.frames = 0
+
+    def _create_part(self) -> int:
+        for attempt in range(2):
+            try:
+                return os.open(self.part, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                if attempt:
+                    raise UserError(f"another run is writing {self.path} right now; wait for it or choose another -o") from None
+                remove_stale_part(self.path)
+            except OSError as exc:
+                raise UserError(f"cannot write to {self.path.parent}: {_reason(exc)}") from None
+        raise AssertionError("unreachable")
 
     def __enter__(self) -> "AudioWriter":
-        tmp = self._atomic.__enter__()
+        self._fd = self._create_part()
         try:
-            self._file = sf.SoundFile(str(tmp), "w", self._rate, self._channels, self._subtype, format=self._format)
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            self._atomic.__exit__(type(exc), exc, None)
-            raise UserError(f"cannot write {self.path}: {exc}") from None
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(self.part).st_ino != os.fstat(self._fd).st_ino:  # removed as stale before we locked it
+                raise UserError(f"another run is writing {self.path} right now; wait for it or choose another -o")
+            self._file = sf.SoundFile(str(self.part), "w", self._rate, self._channels, self._subtype,
+                                      format=self._format)
+        except BaseException as exc:
+            self._discard()
+            if isinstance(exc, (*_SOUNDFILE_ERRORS, BlockingIOError)):
+                raise UserError(f"cannot write {self.path}: {_reason(exc)}") from None
+            raise
         return self
 
     def write(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32)
         try:
-            self._file.write(np.asarray(block, dtype=np.float32))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise UserError(f"cannot write {self.path}: {exc}") from None
+            self._file.write(block)
+        except _SOUNDFILE_ERRORS as exc:
+            raise UserError(f"cannot write {self.path}: {_reason(exc)}") from None
+        self.frames += len(block)
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            self._file = None
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(self.part).st_ino == os.fstat(self._fd).st_ino:  # never another run's .part
+                    self.part.unlink()
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+    def _finish(self) -> None:
+        try:
+            file, self._file = self._file, None
+            file.close()
+            verify_audio_file(self.part, self.frames, self._channels, self._rate)
+        except _SOUNDFILE_ERRORS as exc:
+            raise UserError(f"cannot write {self.path}: {_reason(exc)}") from None
+        try:
+            place_file(self.part, self.path, self._overwrite)
+        except OSError as exc:
+            raise UserError(f"cannot write {self.path}: {_reason(exc)}") from None
+        os.close(self._fd)
+        self._fd = None
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
-            self._file.close()
-        except (sf.LibsndfileError, RuntimeError, OSError) as close_exc:
             if exc is None:
-                exc_type, exc = type(close_exc), close_exc
-        if exc is not None:
-            with contextlib.suppress(BaseException):
-                self._atomic.__exit__(exc_type, exc, tb)
-            if isinstance(exc, (sf.LibsndfileError, RuntimeError, OSError)):
-                raise UserError(f"cannot write {self.path}: {exc}") from None
-            return False
-        self._atomic.__exit__(None, None, None)
+                self._finish()
+        finally:
+            self._discard()  # after a successful finish: nothing left to do
         return False
 
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                fmt: str | None = None, subtype: str | None = None) -> Path:
-    """Write float ``(samples, channels)`` audio to wav or flac, atomically. Returns the path."""
+                fmt: str | None = None, subtype: str | None = None, overwrite: bool = False) -> Path:
+    """Write float ``(samples, channels)`` audio to wav or flac, completely or not at all. Returns the path.
+
+    An existing file is replaced only with ``overwrite``.
+    """
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[:, None]
-    with AudioWriter(path, sample_rate, audio.shape[1], fmt, subtype) as writer:
+    with AudioWriter(path, sample_rate, audio.shape[1], fmt, subtype, overwrite) as writer:
         writer.write(audio)
     return path

@@ -7,9 +7,13 @@ half-written and no input is ever overwritten.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
+import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from musicsep import SAMPLE_RATE, SOURCES, __version__
 from musicsep.errors import UserError
@@ -30,13 +34,40 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def number(kind: type, low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite ``kind`` (int or float) in ``[low, high]`` (``(low, high]`` with
+    ``low_open``), checked at parse time so a bad value is one ``error:`` line, never a traceback or a
+    run that cannot end."""
+    bounds = f"{'more than' if low_open else 'at least'} {low:g} and at most {high:g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a number {bounds}")
+        return value
+
+    parse.__name__ = "int" if kind is int else "number"  # what argparse names in "invalid int value"
+    return parse
+
+
+JOBS = number(int, 1, 256)
+CHUNK_SECONDS = number(float, 1.0, 3600.0)   # below 1 s the overlap-add does more than it separates
+TIMING_SECONDS = number(float, 0.0, 3600.0)  # 0 skips the timing
+SYNTH_SECONDS = number(float, 0.0, 3600.0, low_open=True)
+COUNT = number(int, 1, 100_000)
+SEED = number(int, 0, 2**32 - 1)
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (default: the embedded MUSDB18 excerpt + data/synth/test when generated)")
     g.add_argument("--root", help="MUSDB18 root folder (or set MUSDB_PATH)")
     g.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav stems)")
     g.add_argument("--subset", default="test", choices=("train", "test"), help="default: test")
     g.add_argument("--tracks", nargs="+", metavar="N|NAME", help="the first N tracks, or tracks by name")
-    g.add_argument("--jobs", type=int, default=1, help="processes that score tracks in parallel")
+    g.add_argument("--jobs", type=JOBS, default=1, help="processes that score tracks in parallel")
     g.add_argument("--json", metavar="FILE", help="write the results as JSON")
     g.add_argument("--csv", metavar="FILE", help="write per-track results as CSV")
 
@@ -57,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", choices=("16", "24", "32"),
                    help="sample format: wav 16, 24 or 32 (float, the default, never clips); flac 16 or 24 (default)")
     p.add_argument("--overwrite", action="store_true", help="replace stems left by an earlier run")
-    p.add_argument("--chunk-seconds", type=float, help="length of the overlapping windows (default: the method's)")
+    p.add_argument("--chunk-seconds", type=CHUNK_SECONDS,
+                   help="length of the overlapping windows, 1 to 3600 (default: the method's)")
     p.set_defaults(func=cmd_separate)
 
     p = sub.add_parser("evaluate", help="score methods on MUSDB18 or the default tracks (museval SDR)")
@@ -69,24 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="every method and the oracle on the same tracks: quality, speed, memory")
     p.add_argument("--methods", nargs="+", metavar="M", help="labels from the comparison (default: all available)")
     p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of SDR per stem and method")
-    p.add_argument("--timing-seconds", type=float, default=30.0,
-                   help="seconds of audio each method separates for the speed/memory figures (0: skip)")
+    p.add_argument("--timing-seconds", type=TIMING_SECONDS, default=30.0,
+                   help="seconds of audio each method separates for the speed/memory figures, up to 3600 (0: skip)")
     _add_data_options(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("synth", help="generate synthetic songs with stems (MUSDB18-HQ layout)")
     p.add_argument("--out", required=True, help="root folder; songs go to OUT/<split>/<name>/")
-    p.add_argument("--tracks", type=int, default=10)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tracks", type=COUNT, default=10)
+    p.add_argument("--seconds", type=SYNTH_SECONDS, default=30.0, help="length of each song, up to 3600")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--split", default="train", choices=("train", "valid", "test"),
                    help="valid and test draw held-out instruments and voices half the time; train never does")
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=JOBS, default=2)
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_train)
+    # Only listed here: main() hands everything after "train" to musicsep.train's own parser.
+    sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
     return parser
 
 
@@ -108,22 +139,31 @@ def collect_inputs(inputs: Sequence[str]) -> list[Path]:
             files.append(path)
         else:
             raise UserError(f"input not found: {path}")
-    stems = [f.name.split(".")[0] for f in files]
+    stems = [output_folder_name(f) for f in files]
     duplicate = next((s for s in stems if stems.count(s) > 1), None)
     if duplicate:
         raise UserError(f"two inputs would share the output folder {duplicate!r}; separate them in two runs")
     return files
 
 
+def output_folder_name(path: Path) -> str:
+    """The whole file name but its last extension: ``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``."""
+    name = path.name
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem.strip(".") else name  # never "" or "." or "..": always a folder of its own
+
+
 def output_names(two_stems: str | None) -> list[str]:
     return [two_stems, f"no_{two_stems}"] if two_stems else list(SOURCES)
 
 
-def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: str, subtype: str,
-                  chunk_seconds: float | None) -> int:
-    """Stream one file through the separator into its stem files; returns clipped sample count."""
-    import contextlib
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
+
+def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: str, subtype: str,
+                  chunk_seconds: float | None, overwrite: bool) -> int:
+    """Stream one file through the separator into its stem files; returns clipped sample count."""
     import numpy as np
     from tqdm import tqdm
 
@@ -142,11 +182,13 @@ def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: s
     clipped = 0
     try:
         with contextlib.ExitStack() as stack:
-            writers = {n: stack.enter_context(AudioWriter(out_dir / f"{n}.{fmt}", SAMPLE_RATE, 2, fmt, subtype))
+            writers = {n: stack.enter_context(AudioWriter(out_dir / f"{n}.{fmt}", SAMPLE_RATE, 2, fmt, subtype,
+                                                          overwrite=overwrite))
                        for n in names}
             bar = stack.enter_context(tqdm(total=total, unit="sample", unit_scale=True, desc=path.name,
                                            disable=None, leave=False))
-            for stems in separate_stream(separator, iter_audio_blocks(path), SAMPLE_RATE, chunk_seconds):
+            for stems in separate_stream(separator, iter_audio_blocks(path, warn=warn), SAMPLE_RATE,
+                                         chunk_seconds):
                 if len(names) == 2 and names[0] in stems:
                     rest = sum(v for k, v in stems.items() if k != names[0])
                     stems = {names[0]: stems[names[0]], names[1]: rest}
@@ -165,7 +207,16 @@ def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: s
     return clipped
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def cmd_separate(args) -> int:
+    from musicsep.audio import remove_stale_part
     from musicsep.separators.base import get_separator
 
     if args.method not in METHODS:
@@ -178,19 +229,20 @@ def cmd_separate(args) -> int:
     files = collect_inputs(args.inputs)
     out_root = Path(args.out)
     names = output_names(args.two_stems)
+    inputs = {_file_id(p): p for p in files}
     plans = []
     for path in files:
-        out_dir = out_root / path.name.split(".")[0]
-        targets = [out_dir / f"{n}.{fmt}" for n in names]
-        for t in targets:
-            if t.exists() and t.resolve() == path.resolve():
-                raise UserError(f"output {t} would overwrite the input; choose another -o")
-            if t.exists() and not args.overwrite:
-                raise UserError(f"{t} already exists; use --overwrite to replace it or -o for another folder")
+        out_dir = out_root / output_folder_name(path)
+        for target in (out_dir / f"{n}.{fmt}" for n in names):
+            if _file_id(target) in inputs:  # the same file, under any name (a link, ../, a hard link)
+                raise UserError(f"output {target} would overwrite the input {inputs[_file_id(target)]}; choose another -o")
+            if target.exists() and not args.overwrite:
+                raise UserError(f"{target} already exists; use --overwrite to replace it or -o for another folder")
+            remove_stale_part(target)
         plans.append((path, out_dir))
     separator = get_separator(args.method)
     for path, out_dir in plans:
-        clipped = _separate_one(separator, path, out_dir, names, fmt, subtype, args.chunk_seconds)
+        clipped = _separate_one(separator, path, out_dir, names, fmt, subtype, args.chunk_seconds, args.overwrite)
         print(f"{path} -> {out_dir}/{{{','.join(names)}}}.{fmt}")
         if clipped:
             print(f"warning: {clipped} samples beyond full scale were clipped; --bits 32 keeps them", file=sys.stderr)
@@ -207,6 +259,19 @@ def tracks_option(values: list[str] | None) -> int | list[str] | None:
     return values
 
 
+def check_report_paths(*paths: str | None) -> None:
+    """``--json`` / ``--csv`` / ``--plot`` must name a file in an existing folder: refused before
+    scoring, not after an hour of it."""
+    for name in filter(None, paths):
+        target = Path(name)
+        if target.is_dir():
+            raise UserError(f"cannot write {target}: it is a folder; give a file name")
+        if not target.parent.is_dir():
+            raise UserError(f"cannot write {target}: folder {target.parent} does not exist")
+        if not os.access(target.parent, os.W_OK):
+            raise UserError(f"cannot write {target}: folder {target.parent} is not writable")
+
+
 def cmd_evaluate(args) -> int:
     from musicsep.data.musdb import load_tracks
     from musicsep.evaluate import evaluate, write_report
@@ -215,9 +280,8 @@ def cmd_evaluate(args) -> int:
     unknown = [m for m in methods if m not in METHODS and m not in REFERENCE_METHODS]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join([*METHODS, *REFERENCE_METHODS])}")
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    check_report_paths(args.json, args.csv)
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     report = evaluate(methods, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)
@@ -229,9 +293,8 @@ def cmd_compare(args) -> int:
     from musicsep.data.musdb import load_tracks
     from musicsep.evaluate import write_report
 
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks))
+    check_report_paths(args.json, args.csv, args.plot)
+    tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
     report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
                      log=lambda m: print(m, file=sys.stderr))
     print(report.table())
@@ -244,33 +307,106 @@ def cmd_compare(args) -> int:
 def cmd_synth(args) -> int:
     from musicsep.data.synth import generate_dataset
 
-    if args.tracks < 1 or args.seconds <= 0:
-        raise UserError("--tracks must be at least 1 and --seconds positive")
     paths = generate_dataset(Path(args.out), args.tracks, args.seconds, args.seed, args.split, jobs=args.jobs)
     print(f"wrote {len(paths)} songs to {Path(args.out) / args.split}")
     return 0
 
 
-def cmd_train(args) -> int:
-    from musicsep.train import main as train_main
+def run_train(argv: Sequence[str]) -> int:
+    """``musicsep train ARGS``: musicsep.train's own parser and options, with one-line usage errors."""
+    from musicsep import train
 
-    return train_main(args.rest)
+    parser = train.build_parser()
+    parser.error = lambda message: parser.exit(2, f"error: {message} (see musicsep train --help)\n")
+    train.train(parser.parse_args(argv))
+    return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (``kill``, ``timeout``, a closed terminal), raised wherever the program is, so
+    that every cleanup (the ``.part`` files, new empty folders) runs as it does for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_terminated(signum, _frame):
+    for sig in TERMINATING_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_raise() -> "contextlib.AbstractContextManager[None]":
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (only the main thread gets signals)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def library_output_hidden():
+    """C libraries (libmpg123 inside libsndfile) and the tools they start (ffprobe under musdb) write
+    straight to file descriptor 2; point it at /dev/null so that our own one-line ``error:`` or
+    ``warning:`` is all the terminal shows. Python's own stderr keeps the terminal."""
+    try:
+        python_stderr_is_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # already redirected in-process (pytest's capsys)
+        python_stderr_is_fd2 = False
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    original = sys.stderr
+    if python_stderr_is_fd2:
+        sys.stderr = open(saved_fd, "w", encoding=original.encoding, errors=original.errors,
+                          buffering=1, closefd=False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved_fd, 2)
+        if python_stderr_is_fd2:
+            sys.stderr.close()
+            sys.stderr = original
+        os.close(saved_fd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return args.func(args) or 0
+        if argv[:1] == ["train"]:  # its options belong to musicsep.train's parser, --help included
+            return run_train(argv[1:])
+        with signals_raise():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            with library_output_hidden():
+                return args.func(args) or 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"error: stopped by {signal.Signals(exc.signum).name}; unfinished files were removed", file=sys.stderr)
+        return 128 + exc.signum
     except MemoryError:
         print("error: out of memory; try a smaller --chunk-seconds", file=sys.stderr)
         return 1

@@ -70,17 +70,25 @@ def score_track(references: dict[str, np.ndarray], estimates: dict[str, np.ndarr
     sources = [s for s in SOURCES if s in references]
     refs = np.stack([references[s] for s in sources]).astype(np.float64)
     ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        sdr, isr, sir, sar = museval.evaluate(refs, ests, win=sample_rate, hop=sample_rate)
-    frames = {"SDR": sdr, "SIR": sir, "SAR": sar, "ISR": isr}
+    # museval refuses a track where any reference or estimate is silent throughout; such a stem is
+    # scored NaN (as museval scores a window where the reference is silent) and the others as usual.
+    scored = [i for i in range(len(sources)) if np.any(refs[i]) and np.any(ests[i])]
+    frames = {name: np.full((len(sources), 1), np.nan) for name in ("SDR", "SIR", "SAR", "ISR")}
+    if scored:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            sdr, isr, sir, sar = museval.evaluate(refs[scored], ests[scored], win=sample_rate, hop=sample_rate)
+        for name, values in (("SDR", sdr), ("SIR", sir), ("SAR", sar), ("ISR", isr)):
+            full = np.full((len(sources), values.shape[1]), np.nan)
+            full[scored] = values
+            frames[name] = full
     result = {}
     for i, s in enumerate(sources):
         per = {}
         for name, values in frames.items():
             finite = values[i][np.isfinite(values[i])]
             per[name] = float(np.median(finite)) if finite.size else float("nan")
-        per["global_SDR"] = global_sdr(refs[i], ests[i])
+        per["global_SDR"] = global_sdr(refs[i], ests[i]) if np.any(refs[i]) else float("nan")
         result[s] = per
     if with_mir_eval:
         for s, value in mir_eval_sdr(references, estimates).items():

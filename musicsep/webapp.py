@@ -20,11 +20,12 @@ import io
 import os
 import re
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -38,6 +39,8 @@ from musicsep.separators.base import METHODS, Separator
 
 DEFAULT_MAX_MINUTES = 15.0
 MAX_MINUTES_ENV = "MUSICSEP_MAX_MINUTES"
+DEFAULT_STALL_SECONDS = 120.0  # a separation reports progress every few seconds; this long without is stuck
+STALL_SECONDS_ENV = "MUSICSEP_STALL_SECONDS"
 SILENCE_PEAK = 1e-4  # -80 dBFS: below this everywhere, there is nothing to separate
 
 # Best first: the order of the method choice on the page. Unknown (newly registered) methods follow.
@@ -245,8 +248,8 @@ def load_upload(path: Path, file_name: str, limit_minutes: float,
             total += len(block)
             if total > limit_samples:
                 raise too_long
-            if progress is not None and expected:
-                progress(min(1.0, total / expected), "Reading the file…")
+            if progress is not None:  # also when the length is unknown: the queue's watchdog hears we are alive
+                progress(min(1.0, total / expected) if expected else 0.0, "Reading the file…")
     except UserError as exc:
         if exc is too_long:
             raise
@@ -312,6 +315,114 @@ def separate_upload(data: bytes, file_name: str, separator: Separator, method: s
                             channels=channels, duration=duration, seconds_taken=seconds_taken,
                             total_seconds=time.perf_counter() - began,
                             stems=tuple(out), mixture_picture=mixture_picture)
+
+
+# --- one separation at a time, with a watchdog ------------------------------------------------
+
+T = TypeVar("T")
+QUEUE_WAIT_TEXT = "Another song is being separated on this server; yours is next…"
+STUCK_MESSAGE = ("Separating this file stopped making progress, so it was given up. The file may be damaged: "
+                 "please try another file, or the command line (musicsep separate).")
+
+
+class Stopped(Exception):
+    """Raised inside a job's progress report once the watchdog has given the job up."""
+
+
+def stall_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long a separation may go without reporting progress: ``$MUSICSEP_STALL_SECONDS`` or 120."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(STALL_SECONDS_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_STALL_SECONDS
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise UserError(f"{STALL_SECONDS_ENV} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+class Job(Generic[T]):
+    """One separation running in a thread of its own: its latest progress, and its outcome."""
+
+    def __init__(self, work: Callable[[ProgressCallback], T]):
+        self.fraction, self.text = 0.0, "Starting…"
+        self.last_report = time.monotonic()
+        self.done = threading.Event()
+        self.given_up = threading.Event()
+        self._work = work
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="musicsep-separation", daemon=True)
+
+    def report(self, fraction: float, text: str) -> None:
+        if self.given_up.is_set():
+            raise Stopped()
+        self.fraction, self.text, self.last_report = fraction, text, time.monotonic()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._work(self.report)
+        except BaseException as exc:  # handed to the waiting page, which shows it
+            self._error = exc
+        finally:
+            self.done.set()
+
+    def stalled(self, limit: float) -> bool:
+        return not self.done.is_set() and time.monotonic() - self.last_report > limit
+
+    def outcome(self) -> T:
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+
+class SeparationQueue:
+    """Separations run one at a time on a server (two at once would only slow both down), each in a
+    thread of its own, watched: a job that reports no progress for ``stall_limit`` seconds (a decoder
+    that hangs on a damaged file, say) is given up — its visitor gets :data:`STUCK_MESSAGE`, the job is
+    told to stop at its next report, and the next visitor in line goes ahead without waiting for it.
+    """
+
+    def __init__(self, stall_limit: float = DEFAULT_STALL_SECONDS, poll_seconds: float = 0.2):
+        self.stall_limit = stall_limit
+        self.poll_seconds = poll_seconds
+        self._changed = threading.Condition()
+        self._running: Job | None = None
+
+    def run(self, work: Callable[[ProgressCallback], T], show: ProgressCallback) -> T:
+        """Wait for our turn, run ``work(progress)`` and return what it returns (or raise what it raises).
+
+        ``show(fraction, text)`` is called from this (the caller's) thread only, while waiting in line
+        and as the job reports progress. Raises :class:`UserError` with :data:`STUCK_MESSAGE` when the
+        watchdog gives the job up.
+        """
+        job: Job[T] = Job(work)
+        with self._changed:
+            if self._running is not None:
+                show(0.0, QUEUE_WAIT_TEXT)
+            while self._running is not None and not self._running.stalled(self.stall_limit):
+                self._changed.wait(self.poll_seconds)
+            if self._running is not None:  # stuck: let it go on alone, told to stop
+                self._running.given_up.set()
+            self._running = job
+        job.thread.start()
+        try:
+            shown = None
+            while not job.done.wait(self.poll_seconds):
+                if job.stalled(self.stall_limit):
+                    raise UserError(STUCK_MESSAGE)
+                if (job.fraction, job.text) != shown:
+                    shown = (job.fraction, job.text)
+                    show(*shown)
+            return job.outcome()
+        finally:
+            if not job.done.is_set():
+                job.given_up.set()
+            with self._changed:
+                if self._running is job:
+                    self._running = None
+                self._changed.notify_all()
 
 
 # --- pictures ---------------------------------------------------------------------------------

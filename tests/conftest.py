@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,18 @@ def make_stems(seconds: float = 3.0, sample_rate: int = SAMPLE_RATE, seed: int =
     out = {s: np.stack([stems[s] * pans[s][0], stems[s] * pans[s][1]], axis=1) for s in SOURCES}
     gain = 0.8 / np.abs(sum(out.values())).max()  # the mixture peaks at 0.8: nothing clips
     return {s: (gain * v).astype(np.float32) for s, v in out.items()}
+
+
+def damaged_aac(path: Path, seconds: int = 30, runs: int = 1500) -> Path:
+    """ADTS AAC with ``runs`` random 8-byte runs overwritten: ffmpeg writes over 64 KB of complaints."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=220:duration={seconds}",
+                    "-ac", "2", "-c:a", "aac", "-f", "adts", str(path)], check=True)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(3)
+    for pos in rng.integers(0, len(data) - 8, runs):
+        data[pos:pos + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
 
 
 @pytest.fixture

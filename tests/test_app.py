@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -281,3 +282,45 @@ def test_corrupt_upload_is_a_friendly_error(monkeypatch):
     assert len(at.get("audio")) == 0
     at.run()  # the message stays through reruns, with the button to try again
     assert len(at.error) == 1 and at.button(key="separate")
+
+
+def test_a_stuck_separation_does_not_block_the_queue():
+    """The queue's watchdog (issue 14): a job that stops reporting progress is given up, its visitor
+    gets a message, and the next visitor's job runs without waiting for it."""
+    import threading
+
+    queue = webapp.SeparationQueue(stall_limit=0.5, poll_seconds=0.05)
+    release = threading.Event()
+    stuck_outcome: dict = {}
+
+    def stuck(progress):
+        progress(0.01, "Reading the file…")
+        release.wait(30)  # a decoder that hangs
+        progress(0.5, "Separating…")  # the watchdog has given it up by now: raises Stopped
+        return "never"
+
+    def first_visitor():
+        try:
+            stuck_outcome["result"] = queue.run(stuck, show=lambda f, t: None)
+        except UserError as exc:
+            stuck_outcome["error"] = str(exc)
+
+    first = threading.Thread(target=first_visitor)
+    first.start()
+    time.sleep(0.2)  # the stuck job holds the queue
+    shown = []
+    began = time.monotonic()
+    assert queue.run(lambda progress: (progress(1.0, "Done"), "stems")[1], show=lambda f, t: shown.append(t)) == "stems"
+    assert time.monotonic() - began < 10
+    assert shown[0] == webapp.QUEUE_WAIT_TEXT
+    first.join(10)
+    assert stuck_outcome == {"error": webapp.STUCK_MESSAGE}
+    release.set()
+
+
+def test_stall_limit_from_environment():
+    assert webapp.stall_seconds({}) == webapp.DEFAULT_STALL_SECONDS
+    assert webapp.stall_seconds({webapp.STALL_SECONDS_ENV: "30"}) == 30.0
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(UserError, match=webapp.STALL_SECONDS_ENV):
+            webapp.stall_seconds({webapp.STALL_SECONDS_ENV: bad})

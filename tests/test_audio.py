@@ -62,7 +62,11 @@ def test_channels_mono_and_surround():
     six = np.arange(60, dtype=np.float32).reshape(10, 6)
     out = to_stereo(six)
     assert out.shape == (10, 2)
-    assert np.allclose(out[:, 0], six[:, 0::2].mean(1)) and np.allclose(out[:, 1], six[:, 1::2].mean(1))
+    # 5.1 (L R C LFE Ls Rs), ITU-R BS.775: the centre and the surrounds at -3 dB, the LFE dropped.
+    assert np.allclose(out[:, 0], six[:, 0] + 0.7071 * (six[:, 2] + six[:, 4]))
+    assert np.allclose(out[:, 1], six[:, 1] + 0.7071 * (six[:, 2] + six[:, 5]))
+    four = six[:, :4]  # a count without a standard layout: odd channels left, even right
+    assert np.allclose(to_stereo(four), np.stack([four[:, 0::2].mean(1), four[:, 1::2].mean(1)], axis=1))
 
 
 def test_blocks_join_to_whole_file(tmp_path):

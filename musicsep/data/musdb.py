@@ -76,7 +76,35 @@ def _excerpt_track() -> Track:
     return Track(EXCERPT_NAME, load)
 
 
-def _musdb_tracks(root: Path, is_wav: bool, subset: str) -> list[Track]:
+def consistent_stems(name: str, mixture: np.ndarray, targets: dict[str, np.ndarray],
+                     warn: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A track's mixture and stems as float32 stereo of one length: mono (or surround) is turned into
+    stereo as :func:`musicsep.audio.to_stereo` does, and stems of different lengths are trimmed to the
+    shortest (as MUSDB's own tools do), with a warning."""
+    from musicsep.audio import to_stereo
+
+    def stereo(audio: np.ndarray) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        return to_stereo(audio.reshape(len(audio), -1))
+
+    mixture = stereo(mixture)
+    targets = {s: stereo(a) for s, a in targets.items()}
+    lengths = {"mixture": len(mixture), **{s: len(a) for s, a in targets.items()}}
+    shortest = min(lengths.values())
+    if shortest == 0:
+        empty = next(k for k, n in lengths.items() if n == 0)
+        raise UserError(f"track {name!r}: {empty} has no samples")
+    if max(lengths.values()) != shortest:
+        if warn:
+            longest = max(lengths, key=lengths.get)
+            warn(f"track {name!r}: stems differ in length ({min(lengths, key=lengths.get)} {shortest} samples, "
+                 f"{longest} {lengths[longest]}); all trimmed to {shortest}")
+        mixture = mixture[:shortest]
+        targets = {s: a[:shortest] for s, a in targets.items()}
+    return mixture, targets
+
+
+def _musdb_tracks(root: Path, is_wav: bool, subset: str, warn: Callable[[str], None] | None = None) -> list[Track]:
     if not root.is_dir():
         raise UserError(f"--root {root}: no such folder")
     if not (root / subset).is_dir():
@@ -94,13 +122,14 @@ def _musdb_tracks(root: Path, is_wav: bool, subset: str) -> list[Track]:
     def loader(mtrack):
         def load():
             try:
-                mix = mtrack.audio.astype(np.float32)
-                targets = {s: mtrack.targets[s].audio.astype(np.float32) for s in SOURCES}
-            except Exception as exc:
-                raise UserError(f"track {mtrack.name!r} in --root {root} cannot be read: {exc}") from None
+                mix = mtrack.audio
+                targets = {s: mtrack.targets[s].audio for s in SOURCES}
+            except Exception as exc:  # musdb/stempeg: many kinds, multi-line messages with ffprobe's banner
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"track {mtrack.name!r} in --root {root} cannot be read: {detail}") from None
             if mtrack.rate != SAMPLE_RATE:
                 raise UserError(f"track {mtrack.name!r}: sample rate {mtrack.rate}, expected {SAMPLE_RATE}")
-            return mix, targets
+            return consistent_stems(mtrack.name, mix, targets, warn)
         return load
 
     for mtrack in db.tracks:
@@ -128,20 +157,22 @@ def select_tracks(tracks: list[Track], select: int | Sequence[str] | None) -> li
 
 
 def load_tracks(root: str | os.PathLike | None = None, is_wav: bool = False, subset: str = "test",
-                select: int | Sequence[str] | None = None, include_synthetic: bool = True) -> list[Track]:
+                select: int | Sequence[str] | None = None, include_synthetic: bool = True,
+                warn: Callable[[str], None] | None = None) -> list[Track]:
     """Tracks of a MUSDB18 root (``root`` or ``$MUSDB_PATH``), or the embedded default.
 
     The default is the stempeg excerpt plus the synthetic songs of ``subset`` when generated.
+    ``warn(message)`` hears about tracks that needed fixing (stems of different lengths).
     """
     if subset not in ("train", "test"):
         raise UserError(f"--subset must be train or test, not {subset!r}")
     root = root or os.environ.get("MUSDB_PATH") or None
     if root is not None:
-        return select_tracks(_musdb_tracks(Path(root), is_wav, subset), select)
+        return select_tracks(_musdb_tracks(Path(root), is_wav, subset, warn), select)
     tracks = [_excerpt_track()] if subset == "test" else []
     synth = synth_dir()
     if include_synthetic and (synth / subset).is_dir() and any((synth / subset).iterdir()):
-        tracks += _musdb_tracks(synth, True, subset)
+        tracks += _musdb_tracks(synth, True, subset, warn)
     if not tracks:
         raise UserError(f"no default {subset} tracks: generate them with `musicsep synth --split {subset}` or give --root")
     return select_tracks(tracks, select)
