@@ -176,3 +176,13 @@ def test_chunk_seams_at_the_real_chunk_size(method, excerpt, separators):
         for s in SOURCES:
             agree_inside, agree_seam = snr_regions(whole[s], chunked[s], seam)
             assert agree_inside > inside and agree_seam > over_seam, (method, s, agree_inside, agree_seam)
+
+
+def test_bfloat16_stems_are_within_40_db_of_float32(excerpt, separators):
+    from musicsep.separators.unet import UNetSeparator
+
+    clip = np.ascontiguousarray(excerpt[0][CLIP])
+    exact = separators["unet"].separate(clip, SAMPLE_RATE)
+    fast = UNetSeparator(bfloat16=True).separate(clip, SAMPLE_RATE)
+    for s in SOURCES:
+        assert snr_db(exact[s], fast[s]) > 40, s
