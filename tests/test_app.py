@@ -288,3 +288,41 @@ def test_corrupt_upload_is_a_friendly_error(monkeypatch):
     assert len(at.get("audio")) == 0
     at.run()  # the message stays through reruns, with the button to try again
     assert len(at.error) == 1 and at.button(key="separate")
+
+
+@pytest.mark.parametrize("failure,message", [
+    (MemoryError, "The server ran out of memory on this song"),
+    (RuntimeError("boom"), "Something went wrong while separating this file"),
+])
+def test_separation_failures_are_messages_on_the_page(monkeypatch, song, failure, message):
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(webapp, "separate_upload", fail)
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    at.file_uploader(key="upload").upload("a.wav", wav_file(song), "audio/wav").run()
+    at.button(key="separate").click().run()
+    assert not at.exception and message in at.error[0].value
+    assert "boom" not in at.error[0].value and "Traceback" not in at.error[0].value
+    at.run()  # the message stays on later reruns; nothing is retried behind the user's back
+    assert message in at.error[0].value
+
+
+def test_only_the_last_results_are_kept(monkeypatch, song):
+    """RESULTS_KEPT (3) results per session: a fourth separation evicts the oldest one."""
+    calls = []
+    real = webapp.separate_upload
+    monkeypatch.setattr(webapp, "separate_upload", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    uploads = [wav_file(song * gain) for gain in (1.0, 0.9, 0.8, 0.7)]
+    for i, data in enumerate(uploads):
+        at.file_uploader(key="upload").upload(f"song{i}.wav", data, "audio/wav").run()
+        at.button(key="separate").click().run()
+        assert not at.exception and len(at.get("audio")) == 4
+    assert len(at.session_state["outcomes"]) == 3
+    at.file_uploader(key="upload").upload("song1.wav", uploads[1], "audio/wav").run()  # still kept
+    assert len(at.get("audio")) == 4 and len(calls) == 4
+    at.file_uploader(key="upload").upload("song0.wav", uploads[0], "audio/wav").run()  # evicted
+    assert len(at.get("audio")) == 0 and at.button(key="separate")
