@@ -50,9 +50,11 @@ def model_file(method: str) -> Path:
 
 @pytest.fixture(scope="module")
 def excerpt():
-    os.environ.setdefault("MUSICSEP_SYNTH_DIR", "/nonexistent")  # only the embedded track
-    (track,) = [t for t in load_tracks() if t.name == EXCERPT_NAME]
-    return track.mixture, track.targets
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUSICSEP_SYNTH_DIR", "/nonexistent")  # only the embedded track
+        (track,) = load_tracks()
+        assert track.name == EXCERPT_NAME
+        return track.mixture, track.targets
 
 
 @pytest.fixture(scope="module")
