@@ -10,7 +10,7 @@ from conftest import make_stems, run_cli
 from musicsep import SOURCES
 from musicsep.compare import COMPARISON, available_specs
 from musicsep.data.musdb import Track
-from musicsep.evaluate import MethodSpec, build_separator, evaluate, global_sdr, run_separator, score_track
+from musicsep.evaluate import MethodSpec, build_separator, evaluate, global_sdr, run_separator
 from musicsep.separators.base import METHODS
 from musicsep.errors import UserError
 
