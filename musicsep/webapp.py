@@ -51,7 +51,7 @@ METHOD_LABELS: dict[str, str] = {
     "bandpass": "Frequency bands — fastest (Stage 1)",
 }
 METHOD_NOTES: dict[str, str] = {
-    "unet": "A neural network trained on multitrack songs. The cleanest stems; the slowest.",
+    "unet": "A neural network trained on multitrack songs. The cleanest stems, and faster than NMF or the forest.",
     "forest": "A random forest predicts a mask for every time-frequency bin.",
     "nmf": "Splits the spectrogram into repeating parts, then masks it.",
     "bandpass": "Splits by frequency range. Instant, but rough.",
