@@ -12,9 +12,9 @@ import logging
 import streamlit as st
 
 from musicsep import webapp
+from musicsep.api import Separator
 from musicsep.audio import AUDIO_EXTENSIONS
 from musicsep.errors import UserError
-from musicsep.separators.base import get_separator
 
 RESULTS_KEPT = 3  # separations remembered per browser session (each holds the stems' audio)
 UPLOAD_TYPES = sorted({e.lstrip(".") for e in AUDIO_EXTENSIONS})
@@ -27,9 +27,12 @@ st.set_page_config(page_title="musicsep · split a song into stems", page_icon="
 
 
 @st.cache_resource(show_spinner="Loading the separation model…")
-def load_separator(method: str):
-    """One separator per method per server, shared by every browser session."""
-    return get_separator(method)
+def load_separator(method: str) -> Separator:
+    """One separator per method per server, shared by every browser session, warmed up so that
+    the first song is not charged for one-off start-up work."""
+    separator = Separator(method)
+    separator.warm_up()
+    return separator
 
 
 @st.cache_resource
@@ -57,7 +60,7 @@ def run_separation(data: bytes, file_name: str, separator, method: str, two_stem
     bar = st.progress(0.0, text="Starting…")
     try:
         return separation_queue().run(
-            lambda progress: webapp.separate_upload(data, file_name, separator, method, two_stems,
+            lambda progress: webapp.separate_upload(data, file_name, separator, two_stems,
                                                     progress=progress, limit_minutes=limit_minutes),
             show=lambda f, text: bar.progress(min(1.0, f), text=text))
     except UserError as exc:

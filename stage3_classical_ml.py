@@ -12,7 +12,7 @@ from musicsep.stages import stage_main
 
 
 def train(argv):
-    from musicsep.cli import Parser
+    from musicsep.arguments import Parser
     from musicsep.data.musdb import iter_examples, load_tracks
     from musicsep.errors import UserError
     from musicsep.separators.forest import DEFAULT_MODEL, ForestSeparator

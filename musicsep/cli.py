@@ -8,68 +8,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from musicsep import SAMPLE_RATE, SOURCES, __version__
+from musicsep import SOURCES, __version__
+from musicsep.api import OUTPUT_BITS, default_method, output_folder_name
+from musicsep.arguments import (CHUNK_SECONDS, COUNT, JOBS, SEED, SYNTH_SECONDS, TIMING_SECONDS, WIENER_ITERATIONS,
+                                Parser, add_data_options, tracks_option)
 from musicsep.errors import UserError
 from musicsep.separators.base import METHODS, REFERENCE_METHODS
-
-OUTPUT_BITS = {"wav": {"16": "PCM_16", "24": "PCM_24", "32": "FLOAT"}, "flac": {"16": "PCM_16", "24": "PCM_24"}}
-DEFAULT_BITS = {"wav": "32", "flac": "24"}
-
-
-def default_method() -> str:
-    return "unet" if "unet" in METHODS else "bandpass"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one ``error: ...`` line and status 2."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def number(kind: type, low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
-    """An argparse ``type``: a finite ``kind`` (int or float) in ``[low, high]`` (``(low, high]`` with
-    ``low_open``), checked at parse time so a bad value is one ``error:`` line, never a traceback or a
-    run that cannot end."""
-    bounds = f"{'more than' if low_open else 'at least'} {low:g} and at most {high:g}"
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
-        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a number {bounds}")
-        return value
-
-    parse.__name__ = "int" if kind is int else "number"  # what argparse names in "invalid int value"
-    return parse
-
-
-JOBS = number(int, 1, 256)
-CHUNK_SECONDS = number(float, 1.0, 3600.0)   # below 1 s the overlap-add does more than it separates
-TIMING_SECONDS = number(float, 0.0, 3600.0)  # 0 skips the timing
-SYNTH_SECONDS = number(float, 0.0, 3600.0, low_open=True)
-COUNT = number(int, 1, 100_000)
-SEED = number(int, 0, 2**32 - 1)
-
-
-def _add_data_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data (default: the embedded MUSDB18 excerpt + data/synth/test when generated)")
-    g.add_argument("--root", help="MUSDB18 root folder (or set MUSDB_PATH)")
-    g.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav stems)")
-    g.add_argument("--subset", default="test", choices=("train", "test"), help="default: test")
-    g.add_argument("--tracks", nargs="+", metavar="N|NAME", help="the first N tracks, or tracks by name")
-    g.add_argument("--jobs", type=JOBS, default=1, help="processes that score tracks in parallel")
-    g.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    g.add_argument("--csv", metavar="FILE", help="write per-track results as CSV")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("separate", help="separate audio files into stems",
                        description="Separate songs into stems: OUTDIR/<file name>/{drums,bass,other,vocals}.wav")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio or video files, or folders of them")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="audio or video files, or folders of them")
     p.add_argument("-o", "--out", default="separated", metavar="OUTDIR", help="default: separated")
     p.add_argument("-m", "--method", default=default_method(), help=f"{' | '.join(METHODS)} (default: {default_method()})")
+    add_method_options(p)
+    p.add_argument("--list-methods", action="store_true", help="list the methods, their options and model files")
     p.add_argument("--two-stems", choices=SOURCES, metavar="STEM",
                    help="write only STEM and no_STEM (e.g. --two-stems vocals for karaoke)")
     p.add_argument("--format", default="wav", choices=tuple(OUTPUT_BITS), help="default: wav")
@@ -95,15 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score methods on MUSDB18 or the default tracks (museval SDR)")
     p.add_argument("-m", "--method", action="append", dest="methods", metavar="M",
                    help=f"{' | '.join(METHODS)}; repeat for several (default: {default_method()})")
-    _add_data_options(p)
+    add_method_options(p)
+    add_data_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("methods", help="list the methods, their options and model files")
+    p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser("compare", help="every method and the oracle on the same tracks: quality, speed, memory")
     p.add_argument("--methods", nargs="+", metavar="M", help="labels from the comparison (default: all available)")
     p.add_argument("--plot", metavar="FILE.png", help="write a bar chart of SDR per stem and method")
     p.add_argument("--timing-seconds", type=TIMING_SECONDS, default=30.0,
                    help="seconds of audio each method separates for the speed/memory figures, up to 3600 (0: skip)")
-    _add_data_options(p)
+    p.add_argument("--model", metavar="PATH", help="the U-Net checkpoint that the unet entries use")
+    add_data_options(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("synth", help="generate synthetic songs with stems (MUSDB18-HQ layout)")
@@ -119,6 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
     # Only listed here: main() hands everything after "train" to musicsep.train's own parser.
     sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
     return parser
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("method options (see musicsep methods)")
+    g.add_argument("--model", metavar="PATH", help="another model file (for unet: any U-Net checkpoint)")
+    g.add_argument("--wiener", type=WIENER_ITERATIONS, metavar="N", help="Wiener filter iterations after the masks (0 = raw masks)")
+    g.add_argument("-O", "--option", action="append", dest="options", metavar="KEY=VALUE",
+                   help="one of the method's other options, e.g. -O variant=supervised for nmf; repeatable")
+
+
+def method_options(method: str, args) -> dict:
+    from musicsep.api import method_options as checked_options, parse_option_pairs
+
+    return checked_options(method, args.model, args.wiener, parse_option_pairs(args.options))
+
+
+def cmd_methods(args) -> int:
+    from musicsep.api import list_methods
+
+    methods = list_methods()
+    width = max(len(m.name) for m in methods)
+    for m in methods:
+        print(f"{m.name:<{width}}  {m.description}")
+        print(f"{'':<{width}}  model: {m.model if m.model else '(none)'}")
+        print(f"{'':<{width}}  options: {', '.join(m.options) or '(none)'}")
+    return 0
 
 
 # --- separate ---------------------------------------------------------------------------------
@@ -146,118 +129,47 @@ def collect_inputs(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
-def output_folder_name(path: Path) -> str:
-    """The whole file name but its last extension: ``a.b.c.wav`` -> ``a.b.c``, ``.hidden.wav`` -> ``.hidden``."""
-    name = path.name
-    stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem.strip(".") else name  # never "" or "." or "..": always a folder of its own
-
-
-def output_names(two_stems: str | None) -> list[str]:
-    return [two_stems, f"no_{two_stems}"] if two_stems else list(SOURCES)
-
-
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _separate_one(separator, path: Path, out_dir: Path, names: list[str], fmt: str, subtype: str,
-                  chunk_seconds: float | None, overwrite: bool) -> int:
-    """Stream one file through the separator into its stem files; returns clipped sample count."""
-    import numpy as np
+def cmd_separate(args) -> int:
+    import warnings
+
     from tqdm import tqdm
 
-    from musicsep.audio import AudioWriter, audio_info, iter_audio_blocks
-    from musicsep.inference import separate_stream
+    from musicsep.api import Separator, output_subtype
 
-    info = audio_info(path)
-    total = int(info.duration * SAMPLE_RATE) if info.duration else None
-    # The folders this run creates, deepest first: removed again (if still empty) when it fails.
-    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    integer = subtype != "FLOAT"
-    clipped = 0
-    try:
-        with contextlib.ExitStack() as stack:
-            writers = {n: stack.enter_context(AudioWriter(out_dir / f"{n}.{fmt}", SAMPLE_RATE, 2, fmt, subtype,
-                                                          overwrite=overwrite))
-                       for n in names}
-            bar = stack.enter_context(tqdm(total=total, unit="sample", unit_scale=True, desc=path.name,
-                                           disable=None, leave=False))
-            for stems in separate_stream(separator, iter_audio_blocks(path, warn=warn), SAMPLE_RATE,
-                                         chunk_seconds):
-                if len(names) == 2 and names[0] in stems:
-                    rest = sum(v for k, v in stems.items() if k != names[0])
-                    stems = {names[0]: stems[names[0]], names[1]: rest}
-                for n in names:
-                    block = stems[n]
-                    if integer:
-                        clipped += int(np.count_nonzero(np.abs(block) > 1.0))
-                        block = np.clip(block, -1.0, 1.0)
-                    writers[n].write(block)
-                bar.update(len(next(iter(stems.values()))))
-    except BaseException:
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if empty: never removes anything but our own new folders
-        raise
-    return clipped
-
-
-def _file_id(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def cmd_separate(args) -> int:
-    from musicsep.audio import remove_stale_part
-    from musicsep.separators.base import get_separator
-
+    if args.list_methods:
+        return cmd_methods(args)
+    if not args.inputs:
+        raise UserError("give at least one INPUT file or folder (or --list-methods)")
     if args.method not in METHODS:
         raise UserError(f"unknown method {args.method!r}; choose from {', '.join(METHODS)}")
-    fmt = args.format
-    bits = args.bits or DEFAULT_BITS[fmt]
-    if bits not in OUTPUT_BITS[fmt]:
-        raise UserError(f"--format {fmt} cannot store --bits {bits}; choose {' or '.join(OUTPUT_BITS[fmt])}")
-    subtype = OUTPUT_BITS[fmt][bits]
+    output_subtype(args.format, args.bits)
+    options = method_options(args.method, args)
     files = collect_inputs(args.inputs)
     out_root = Path(args.out)
-    names = output_names(args.two_stems)
-    inputs = {_file_id(p): p for p in files}
-    plans = []
+    separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds)
+    for path in files:  # every output is checked before the first file is separated
+        separator.check_outputs(path, out_root, args.format, args.overwrite, inputs=files)
     for path in files:
-        out_dir = out_root / output_folder_name(path)
-        for target in (out_dir / f"{n}.{fmt}" for n in names):
-            if _file_id(target) in inputs:  # the same file, under any name (a link, ../, a hard link)
-                raise UserError(f"output {target} would overwrite the input {inputs[_file_id(target)]}; choose another -o")
-            if target.exists() and not args.overwrite:
-                raise UserError(f"{target} already exists; use --overwrite to replace it or -o for another folder")
-            remove_stale_part(target)
-        plans.append((path, out_dir))
-    separator = get_separator(args.method)
-    for path, out_dir in plans:
-        clipped = _separate_one(separator, path, out_dir, names, fmt, subtype, args.chunk_seconds, args.overwrite)
-        print(f"{path} -> {out_dir}/{{{','.join(names)}}}.{fmt}")
-        if clipped:
-            print(f"warning: {clipped} samples beyond full scale were clipped; --bits 32 keeps them", file=sys.stderr)
+        with tqdm(unit="sample", unit_scale=True, desc=path.name, disable=None, leave=False) as bar, \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+
+            def progress(done: int, total: int | None, bar=bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            paths = separator.separate_file(path, out_root, args.format, args.bits, args.overwrite, progress)
+        print(f"{path} -> {next(iter(paths.values())).parent}/{{{','.join(paths)}}}.{args.format}")
+        for w in caught:
+            warn(str(w.message))
     return 0
 
 
 # --- evaluate / synth / train -----------------------------------------------------------------
-
-def tracks_option(values: list[str] | None) -> int | list[str] | None:
-    if not values:
-        return None
-    if len(values) == 1 and values[0].isdigit():
-        return int(values[0])
-    return values
-
 
 def check_report_paths(*paths: str | None) -> None:
     """``--json`` / ``--csv`` / ``--plot`` must name a file in an existing folder: refused before
@@ -274,28 +186,35 @@ def check_report_paths(*paths: str | None) -> None:
 
 def cmd_evaluate(args) -> int:
     from musicsep.data.musdb import load_tracks
-    from musicsep.evaluate import evaluate, write_report
+    from musicsep.evaluate import MethodSpec, build_separator, evaluate, write_report
 
     methods = args.methods or [default_method()]
     unknown = [m for m in methods if m not in METHODS and m not in REFERENCE_METHODS]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join([*METHODS, *REFERENCE_METHODS])}")
     check_report_paths(args.json, args.csv)
+    specs = [MethodSpec(m, m, tuple(sorted(method_options(m, args).items()))) for m in methods]
+    for spec in specs:  # a bad model file or option fails now, not after the tracks are loaded
+        build_separator(spec)
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
-    report = evaluate(methods, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
+    report = evaluate(specs, tracks, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)
     return 0
 
 
 def cmd_compare(args) -> int:
-    from musicsep.compare import compare, plot
+    from musicsep.compare import available_specs, compare, plot
     from musicsep.data.musdb import load_tracks
-    from musicsep.evaluate import write_report
+    from musicsep.evaluate import build_separator, write_report
 
     check_report_paths(args.json, args.csv, args.plot)
+    specs = available_specs(args.methods, args.model)
+    for spec in specs:  # a bad model file fails now, not after the tracks are loaded
+        if spec.method == "unet":
+            build_separator(spec)
     tracks = load_tracks(args.root, args.is_wav, args.subset, tracks_option(args.tracks), warn=warn)
-    report = compare(tracks, args.methods, jobs=args.jobs, timing_seconds=args.timing_seconds,
+    report = compare(tracks, specs, jobs=args.jobs, timing_seconds=args.timing_seconds,
                      log=lambda m: print(m, file=sys.stderr))
     print(report.table())
     write_report(report, args.json, args.csv)

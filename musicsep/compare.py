@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -37,16 +38,22 @@ COMPARISON: tuple[MethodSpec, ...] = (
 )
 
 
-def available_specs(labels: Sequence[str] | None = None) -> list[MethodSpec]:
-    """The comparison's entries whose method is installed, optionally only the named labels."""
+def available_specs(labels: Sequence[str] | None = None, model: str | None = None) -> list[MethodSpec]:
+    """The comparison's entries whose method is installed, optionally only the named labels; with
+    ``model``, the U-Net entries load that checkpoint."""
     known = [s for s in COMPARISON if s.method in METHODS or s.method in ("mixture", "oracle")]
+    if model is not None:
+        from musicsep.api import method_options
+
+        path = method_options("unet", model=model)["model_path"]
+        known = [replace(s, options=(*s.options, ("model_path", path))) if s.method == "unet" else s for s in known]
     if not labels:
         return known
-    by_label = {s.label: s for s in COMPARISON}
-    unknown = [label for label in labels if label not in by_label]
+    by_label = {s.label: s for s in known}
+    unknown = [label for label in labels if label not in {s.label for s in COMPARISON}]
     if unknown:
-        raise UserError(f"unknown method {unknown[0]!r} for compare; choose from {', '.join(by_label)}")
-    missing = [label for label in labels if by_label[label] not in known]
+        raise UserError(f"unknown method {unknown[0]!r} for compare; choose from {', '.join(s.label for s in COMPARISON)}")
+    missing = [label for label in labels if label not in by_label]
     if missing:
         raise UserError(f"method {missing[0]!r} is not available in this installation")
     return [by_label[label] for label in labels]
@@ -102,9 +109,13 @@ def time_methods(specs: Sequence[MethodSpec], tracks: Sequence[Track], seconds: 
     return timing
 
 
-def compare(tracks: Sequence[Track], labels: Sequence[str] | None = None, jobs: int = 1,
+def compare(tracks: Sequence[Track], methods: Sequence[str | MethodSpec] | None = None, jobs: int = 1,
             timing_seconds: float = 30.0, log=None) -> Report:
-    specs = available_specs(labels)
+    """Score ``methods`` (labels of :data:`COMPARISON`, or specs; default: all available) and time them."""
+    if methods and all(isinstance(m, MethodSpec) for m in methods):
+        specs = list(methods)
+    else:
+        specs = available_specs(methods)
     report = evaluate(specs, tracks, jobs=jobs, log=log)
     if timing_seconds > 0:
         report.timing = time_methods(specs, tracks, timing_seconds, log=log)

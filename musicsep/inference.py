@@ -33,9 +33,8 @@ def _fade_window(chunk: int, overlap: int) -> np.ndarray:
 def chunk_sizes(separator: Separator, sample_rate: int, chunk_seconds: float | None,
                 overlap_seconds: float | None) -> tuple[int, int]:
     """Chunk and overlap in samples: explicit values, else the separator's preference, else defaults."""
-    chunk_s = chunk_seconds or getattr(separator, "chunk_seconds", None) or DEFAULT_CHUNK_SECONDS
-    overlap_s = overlap_seconds if overlap_seconds is not None else getattr(
-        separator, "overlap_seconds", DEFAULT_OVERLAP_SECONDS)
+    chunk_s = chunk_seconds or separator.chunk_seconds or DEFAULT_CHUNK_SECONDS
+    overlap_s = next(s for s in (overlap_seconds, separator.overlap_seconds, DEFAULT_OVERLAP_SECONDS) if s is not None)
     chunk = max(1, int(round(chunk_s * sample_rate)))
     overlap = min(int(round(overlap_s * sample_rate)), chunk // 2)
     return chunk, overlap
@@ -89,10 +88,10 @@ def separate_stream(separator: Separator, blocks: Iterable[np.ndarray], sample_r
 
 def separate(separator: Separator, mixture: np.ndarray, sample_rate: int,
              chunk_seconds: float | None = None, overlap_seconds: float | None = None,
-             progress: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:
+             progress: Callable[[int, int | None], None] | None = None) -> dict[str, np.ndarray]:
     """Separate a whole ``(samples, channels)`` array chunk by chunk; same result as the stream.
 
-    ``progress`` is called with the fraction done (0..1) after each chunk.
+    ``progress(samples done, total samples)`` is called after each chunk.
     """
     mixture = np.asarray(mixture, dtype=np.float32)
     total = len(mixture)
@@ -103,5 +102,5 @@ def separate(separator: Separator, mixture: np.ndarray, sample_rate: int,
             pieces.setdefault(k, []).append(v)
         done += len(next(iter(out.values())))
         if progress is not None:
-            progress(min(1.0, done / max(total, 1)))
+            progress(done, total)
     return {k: np.concatenate(v, axis=0) for k, v in pieces.items()}

@@ -70,13 +70,6 @@ def ratio_masks(magnitudes: np.ndarray, power: float = 1.0) -> np.ndarray:
     return np.where(total > EPS, weights / np.maximum(total, EPS), equal).astype(np.float32)
 
 
-def apply_masks(mix_spec: np.ndarray, masks: np.ndarray, length: int, n_fft: int, hop_length: int) -> np.ndarray:
-    """Masks ``(sources, [channels,] bins, frames)`` on the mixture STFT -> ``(sources, length, channels)``."""
-    if masks.ndim == mix_spec.ndim:
-        masks = masks[:, None]
-    return istft(masks * mix_spec[None], length, n_fft, hop_length)
-
-
 @numba.njit(parallel=True, fastmath=False, cache=True)
 def _wiener_stereo_kernel(x, mags, power, iterations, eps):  # pragma: no cover - compiled
     """Stereo Wiener filter, one frequency bin per task; see :func:`_wiener_stereo`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Sequence
 
-from musicsep.cli import Parser, _add_data_options, tracks_option
+from musicsep.arguments import Parser, add_data_options, tracks_option
 from musicsep.errors import UserError
 
 
@@ -28,7 +28,7 @@ def stage_main(method: str, description: str, argv: Sequence[str] | None = None,
         argv = argv[1:]
     parser = Parser(prog=sys.argv[0], description=description,
                     epilog="Subcommands: evaluate (default)" + (", train (see train --help)" if train else ""))
-    _add_data_options(parser)
+    add_data_options(parser)
     if variants:
         parser.add_argument("--variant", action="append", choices=tuple(variants),
                             help=f"which variant(s) to score (default: all of {', '.join(variants)})")

@@ -53,8 +53,8 @@ import torch
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.data.augment import default_augmentation, input_length, mix
 from musicsep.errors import UserError
-from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, count_parameters, read_checkpoint,
-                                      save_checkpoint)
+from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
+                                      read_checkpoint, save_checkpoint, write_checkpoint)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -315,27 +315,29 @@ def _log(msg: str) -> None:
     print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
 
-def _lr_at(progress: float, base: float, step: int, warmup: int = 50) -> float:
+def learning_rate(progress: float, base: float, step: int, warmup: int = 50) -> float:
+    """Cosine from ``base`` to ``base / 20`` over ``progress`` 0..1, after a linear warm-up of ``warmup`` steps."""
     lr = base / 20 + 0.5 * (base - base / 20) * (1 + math.cos(math.pi * min(1.0, progress)))
     return lr * min(1.0, (step + 1) / warmup)
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Run training as configured by :func:`build_parser`'s options; returns a summary dict."""
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse what cannot work before any data is read."""
     if bool(args.root) == bool(args.synthetic):
         raise UserError("give exactly one of --root DIR or --synthetic DIR")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but torch sees no CUDA GPU")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    roots, is_wav = (args.synthetic, True) if args.synthetic else ([args.root], args.is_wav)
-    root = " + ".join(str(r) for r in roots)
-    run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    out_path = Path(args.out)
 
-    t_load = time.time()
+
+def data_roots(args: argparse.Namespace) -> tuple[list[str], bool]:
+    """The training roots and whether they hold wav stems."""
+    return (list(args.synthetic), True) if args.synthetic else ([args.root], args.is_wav)
+
+
+def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
+    """Training and validation tracks of every root, pooled (names prefixed by their root when
+    several), or validation from ``--valid DIR/valid`` instead of held-out training tracks."""
+    roots, is_wav = data_roots(args)
     train_set, val_set = TrackSet([], []), TrackSet([], [])
     val_fraction = 0.0 if args.valid else args.val_fraction
     for one_root in roots:
@@ -348,74 +350,141 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         val_set = load_valid_folder(Path(args.valid) / "valid")
     if len(train_set) == 0 or len(val_set) == 0:
         raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
-    _log(f"data {root}: {len(train_set)} training tracks ({train_set.seconds / 60:.1f} min), "
-         f"{len(val_set)} validation tracks ({val_set.seconds / 60:.1f} min), loaded in {time.time() - t_load:.0f} s")
-    val_excerpts = validation_excerpts(val_set, args.val_seconds)
+    return train_set, val_set
 
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    config = {**DEFAULT_CONFIG, "channels": list(args.channels), "max_bin": args.max_bin, "n_fft": args.n_fft,
-              "hop_length": args.hop_length, "patch": list(args.patch)}
-    model = UNet(**{k: config[k] for k in DEFAULT_CONFIG})
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    initialised_from: dict[str, Any] | None = None  # the starting checkpoint's record, when fine-tuning
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_sdr": -float("inf"), "history": []}
-    last_path = run_dir / "last.pth"
-    if args.resume and last_path.exists():
-        ckpt = read_checkpoint(last_path)
-        model = UNet(**{k: ckpt["config"][k] for k in DEFAULT_CONFIG if k in ckpt["config"]})
+
+def model_config(args: argparse.Namespace) -> dict[str, Any]:
+    return {**DEFAULT_CONFIG, "channels": list(args.channels), "max_bin": args.max_bin, "n_fft": args.n_fft,
+            "hop_length": args.hop_length, "patch": list(args.patch)}
+
+
+def save_copy(source: Path, target: Path) -> None:
+    """Copy a finished checkpoint to ``target`` atomically (skipped when it is the same file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.resolve() != source.resolve():
+        tmp = target.with_name(f".{target.name}.part")
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class Trainer:
+    """One training run as configured by :func:`build_parser`'s options: data, model, loop, checkpoints.
+
+    ``Trainer(args).run()`` is :func:`train`. The pieces (the learning rate at a point of the run,
+    one step, one epoch, validation, saving, the Wiener choice) are methods that can be used alone.
+    """
+
+    def __init__(self, args: argparse.Namespace):
+        check_arguments(args)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        self.args = args
+        self.device = torch.device(args.device)
+        self.run_dir = Path(args.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.out_path, self.last_path, self.best_path = Path(args.out), self.run_dir / "last.pth", self.run_dir / "best.pth"
+
+        t_load = time.time()
+        self.train_set, self.val_set = pool_tracks(args)
+        _log(f"data {self.root_label}: {len(self.train_set)} training tracks ({self.train_set.seconds / 60:.1f} min), "
+             f"{len(self.val_set)} validation tracks ({self.val_set.seconds / 60:.1f} min), "
+             f"loaded in {time.time() - t_load:.0f} s")
+        self.val_excerpts = validation_excerpts(self.val_set, args.val_seconds)
+
+        torch.manual_seed(args.seed)
+        self.rng = np.random.default_rng(args.seed)
+        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_sdr": -float("inf"), "history": []}
+        self.initialised_from: dict[str, Any] | None = None  # the starting checkpoint's record, when fine-tuning
+        self.model, self.optimizer = self.build()
+        _log(f"model: {count_parameters(self.model):,} parameters, config {self.model.config()}")
+
+        self.gen = torch.Generator().manual_seed(args.seed + self.state["step"])
+        max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
+        self.augment = None if args.no_augment else default_augmentation(
+            max_shift, args.remix_proba, args.eq_db, args.repitch, args.repitch_proba)
+        self.excerpt = input_length(self.augment, int(args.seq_seconds * SAMPLE_RATE))  # drawn so that seq remain
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_set) * args.samples_per_track / args.batch_size))
+        self.budget = args.minutes * 60 if args.minutes else None
+        self.facts = self.describe()
+        self.lr = args.lr
+
+    @property
+    def root_label(self) -> str:
+        return " + ".join(str(r) for r in data_roots(self.args)[0])
+
+    # --- model -------------------------------------------------------------------------------------
+
+    def new_optimizer(self, model: UNet) -> torch.optim.Optimizer:
+        return torch.optim.Adam(model.parameters(), lr=self.args.lr, weight_decay=self.args.weight_decay)
+
+    def build(self) -> tuple[UNet, torch.optim.Optimizer]:
+        """The model and optimizer: resumed from RUN_DIR/last.pth (``--resume``), started from
+        ``--init`` weights, or new (with input statistics from the training data)."""
+        args = self.args
+        model = build_model(model_config(args))  # drawn first in every case: the seed's random state follows it
+        optimizer = self.new_optimizer(model)
+        if args.resume and self.last_path.exists():
+            ckpt = read_checkpoint(self.last_path)
+            model = self.restore(ckpt)
+            optimizer = self.new_optimizer(model)
+            optimizer.load_state_dict(ckpt["optimizer"])
+            self.state.update(ckpt["train_state"])
+            self.initialised_from = ckpt.get("initialised_from")
+            self.rng = np.random.default_rng([args.seed, self.state["step"]])
+            torch.manual_seed(args.seed + self.state["step"])
+            _log(f"resumed from {self.last_path}: epoch {self.state['epoch']}, step {self.state['step']}, "
+                 f"{self.state['elapsed'] / 60:.1f} min, best val SDR {self.state['best_sdr']:.2f} dB")
+        elif args.init:
+            ckpt = read_checkpoint(args.init)
+            model = self.restore(ckpt)
+            optimizer = self.new_optimizer(model)
+            self.initialised_from = {k: ckpt.get(k) for k in ("command", "data", "training", "validation",
+                                                              "initialised_from") if ckpt.get(k) is not None}
+            _log(f"initialised from {args.init}")
+        else:
+            init_input_stats(model, self.train_set, self.rng)
+        model.to(self.device)
+        if self.device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
+        for group in optimizer.state.values():
+            for k, v in group.items():
+                if isinstance(v, torch.Tensor):
+                    group[k] = v.to(self.device)
+        return model, optimizer
+
+    @staticmethod
+    def restore(ckpt: dict[str, Any]) -> UNet:
+        model = build_model(ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state.update(ckpt["train_state"])
-        initialised_from = ckpt.get("initialised_from")
-        rng = np.random.default_rng([args.seed, state["step"]])
-        torch.manual_seed(args.seed + state["step"])
-        _log(f"resumed from {last_path}: epoch {state['epoch']}, step {state['step']}, "
-             f"{state['elapsed'] / 60:.1f} min, best val SDR {state['best_sdr']:.2f} dB")
-    elif args.init:
-        ckpt = read_checkpoint(args.init)
-        model = UNet(**{k: ckpt["config"][k] for k in DEFAULT_CONFIG if k in ckpt["config"]})
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        initialised_from = {k: ckpt.get(k) for k in ("command", "data", "training", "validation", "initialised_from")
-                            if ckpt.get(k) is not None}
-        _log(f"initialised from {args.init}")
-    else:
-        init_input_stats(model, train_set, rng)
-    model.to(device)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    for group in optimizer.state.values():
-        for k, v in group.items():
-            if isinstance(v, torch.Tensor):
-                group[k] = v.to(device)
-    _log(f"model: {count_parameters(model):,} parameters, config {model.config()}")
+        return model
 
-    gen = torch.Generator().manual_seed(args.seed + state["step"])
-    seq = int(args.seq_seconds * SAMPLE_RATE)
-    max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
-    augment = None if args.no_augment else default_augmentation(max_shift, args.remix_proba, args.eq_db,
-                                                                  args.repitch, args.repitch_proba)
-    excerpt = input_length(augment, seq)  # samples drawn per excerpt so that `seq` remain
-    steps_per_epoch = max(1, math.ceil(len(train_set) * args.samples_per_track / args.batch_size))
-    budget = args.minutes * 60 if args.minutes else None
-    facts = {
-        "data": {"root": str(root), "is_wav": is_wav, "kind": "synthetic" if args.synthetic else "musdb",
-                 "train_tracks": len(train_set), "train_minutes": round(train_set.seconds / 60, 2),
-                 "validation_tracks": list(val_set.names)},
-        "hyperparameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(args).items()
-                            if isinstance(v, (int, float, str, bool, list, tuple)) or v is None},
-        "augmentation": repr(augment),
-        "hardware": {"device": str(device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                     "machine": platform.machine(), "torch": torch.__version__},
-        "command": " ".join(sys.argv),
-    }
-    if initialised_from is not None:
-        facts["initialised_from"] = {"path": str(args.init), **initialised_from}
+    def describe(self) -> dict[str, Any]:
+        """What the checkpoints record about the data, settings, hardware and command."""
+        args, (_, is_wav) = self.args, data_roots(self.args)
+        facts = {
+            "data": {"root": self.root_label, "is_wav": is_wav, "kind": "synthetic" if args.synthetic else "musdb",
+                     "train_tracks": len(self.train_set), "train_minutes": round(self.train_set.seconds / 60, 2),
+                     "validation_tracks": list(self.val_set.names)},
+            "hyperparameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(args).items()
+                                if isinstance(v, (int, float, str, bool, list, tuple)) or v is None},
+            "augmentation": repr(self.augment),
+            "hardware": {"device": str(self.device), "torch_threads": torch.get_num_threads(),
+                         "cpu_count": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__},
+            "command": " ".join(sys.argv),
+        }
+        if self.initialised_from is not None:
+            facts["initialised_from"] = {"path": str(args.init), **self.initialised_from}
+        return facts
 
-    def snapshot(path: Path, scores: dict[str, float] | None, with_optimizer: bool) -> None:
-        extra: dict[str, Any] = {**facts, "sources": list(SOURCES),
+    # --- checkpoints -------------------------------------------------------------------------------
+
+    def save(self, path: Path, scores: dict[str, float] | None, with_optimizer: bool) -> None:
+        """A checkpoint of the current model (atomically); ``with_optimizer`` adds what ``--resume`` needs."""
+        state, model = self.state, self.model
+        extra: dict[str, Any] = {**self.facts, "sources": list(SOURCES),
                                  "stft": {"n_fft": model.n_fft, "hop_length": model.hop_length, "window": "hann"},
                                  "training": {"epochs": state["epoch"], "steps": state["step"],
                                               "minutes": round(state["elapsed"] / 60, 2),
@@ -423,84 +492,116 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                                  "validation": scores or {}, "history": state["history"],
                                  "wiener_iterations": 0}
         if with_optimizer:
-            extra["optimizer"] = optimizer.state_dict()
+            extra["optimizer"] = self.optimizer.state_dict()
             extra["train_state"] = dict(state)
         save_checkpoint(path, model, **extra)
 
-    start = time.time() - state["elapsed"]
-    stop = False
-    best_path = run_dir / "best.pth"
-    while state["epoch"] < args.epochs and not stop:
-        model.train()
-        losses: list[float] = []
+    # --- the loop ----------------------------------------------------------------------------------
+
+    def progress(self, steps_this_epoch: int, elapsed: float) -> float:
+        """How far the run is, 0..1: by epochs, or by the time budget when that is further."""
+        epochs = self.args.epochs
+        done = self.state["epoch"] / epochs + 1 / epochs * steps_this_epoch / self.steps_per_epoch
+        return max(done, elapsed / self.budget) if self.budget is not None else done
+
+    def train_step(self) -> float:
+        """One optimizer step on a fresh augmented batch at ``self.lr``; returns the loss."""
+        args = self.args
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.lr
+        stems = sample_batch(self.train_set, args.batch_size, self.excerpt, self.rng).to(self.device)
+        mixture = mix(stems)
+        if self.augment is not None:
+            mixture, stems = self.augment(mixture, stems, self.gen)
+        loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        self.state["step"] += 1
+        return float(loss.detach())
+
+    def train_epoch(self, start: float) -> tuple[list[float], bool]:
+        """Up to ``steps_per_epoch`` steps; returns their losses and whether the time budget ran out."""
         from tqdm import tqdm
 
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {state['epoch'] + 1}", leave=False, file=sys.stderr,
-                   mininterval=2.0 if sys.stderr.isatty() else 60.0, dynamic_ncols=True)
-        for _ in bar:
-            elapsed = time.time() - start
-            if budget is not None and elapsed > budget:
-                stop = True
-                break
-            progress = state["epoch"] / args.epochs + 1 / args.epochs * len(losses) / steps_per_epoch
-            if budget is not None:
-                progress = max(progress, elapsed / budget)
-            lr = _lr_at(progress, args.lr, state["step"])
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            stems = sample_batch(train_set, args.batch_size, excerpt, rng).to(device)
-            mixture = mix(stems)
-            if augment is not None:
-                mixture, stems = augment(mixture, stems, gen)
-            loss, parts = compute_loss(model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            state["step"] += 1
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.1e}")
-        bar.close()
-        if not losses:
-            break
+        self.model.train()
+        losses: list[float] = []
+        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.state['epoch'] + 1}", leave=False,
+                   file=sys.stderr, mininterval=2.0 if sys.stderr.isatty() else 60.0, dynamic_ncols=True)
+        try:
+            for _ in bar:
+                elapsed = time.time() - start
+                if self.budget is not None and elapsed > self.budget:
+                    return losses, True
+                self.lr = learning_rate(self.progress(len(losses), elapsed), self.args.lr, self.state["step"])
+                losses.append(self.train_step())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{self.lr:.1e}")
+        finally:
+            bar.close()
+        return losses, False
+
+    def end_epoch(self, losses: list[float], start: float) -> None:
+        """Validate, record, keep the best model and the resumable last state."""
+        state = self.state
         state["epoch"] += 1
         state["elapsed"] = time.time() - start
-        scores = validate(model, val_excerpts, 0, device)
+        scores = validate(self.model, self.val_excerpts, 0, self.device)
         improved = scores["avg"] > state["best_sdr"]
         if improved:
             state["best_sdr"] = scores["avg"]
         state["history"].append({"epoch": state["epoch"], "step": state["step"], "loss": float(np.mean(losses)),
                                  "val_sdr": scores["avg"], "minutes": round(state["elapsed"] / 60, 2)})
         if improved:
-            snapshot(best_path, scores, with_optimizer=False)
-        snapshot(last_path, scores, with_optimizer=True)
+            self.save(self.best_path, scores, with_optimizer=False)
+        self.save(self.last_path, scores, with_optimizer=True)
         per_source = " ".join(f"{s} {scores[s]:.2f}" for s in SOURCES)
-        _log(f"epoch {state['epoch']}/{args.epochs} step {state['step']} loss {np.mean(losses):.4f} "
+        _log(f"epoch {state['epoch']}/{self.args.epochs} step {state['step']} loss {np.mean(losses):.4f} "
              f"val SDR {scores['avg']:.2f} dB ({per_source}) best {state['best_sdr']:.2f}"
-             f"{' *' if improved else ''} lr {lr:.1e} {state['elapsed'] / 60:.1f} min")
+             f"{' *' if improved else ''} lr {self.lr:.1e} {state['elapsed'] / 60:.1f} min")
 
-    if not best_path.exists():
-        raise UserError("training stopped before the first epoch ended; nothing to save (raise --minutes)")
-    final = read_checkpoint(best_path)
-    if not args.no_wiener_search:
-        best_model = UNet(**{k: final["config"][k] for k in DEFAULT_CONFIG})
-        best_model.load_state_dict(final["state_dict"])
+    def choose_wiener(self, final: dict[str, Any]) -> None:
+        """Score 0, 1 and 2 Wiener iterations on validation with the best model; store the best count."""
+        best_model = self.restore(final)
         best_model.eval()
         by_iterations = {}
         for it in (0, 1, 2):
-            by_iterations[str(it)] = validate(best_model, val_excerpts, it, "cpu")["avg"]
+            by_iterations[str(it)] = validate(best_model, self.val_excerpts, it, "cpu")["avg"]
             _log(f"validation with {it} Wiener iteration(s): {by_iterations[str(it)]:.2f} dB")
         choice = max(by_iterations, key=lambda k: (round(by_iterations[k], 2), -int(k)))
         final["wiener_iterations"] = int(choice)
         final["validation"] = {**final["validation"], "wiener_search": by_iterations}
-        torch.save(final, best_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.resolve() != best_path.resolve():
-        shutil.copyfile(best_path, out_path)
-    _log(f"best model (val SDR {state['best_sdr']:.2f} dB, Wiener iterations {final.get('wiener_iterations', 0)}) "
-         f"written to {out_path}")
-    return {"best_sdr": state["best_sdr"], "out": str(out_path), "steps": state["step"], "epochs": state["epoch"],
-            "minutes": state["elapsed"] / 60, "wiener_iterations": final.get("wiener_iterations", 0)}
+
+    def run(self) -> dict[str, Any]:
+        """Train until ``--epochs`` or ``--minutes``; write the best model to ``--out``; a summary."""
+        start = time.time() - self.state["elapsed"]
+        stop = False
+        while self.state["epoch"] < self.args.epochs and not stop:
+            losses, stop = self.train_epoch(start)
+            if not losses:
+                break
+            self.end_epoch(losses, start)
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        if not self.best_path.exists():
+            raise UserError("training stopped before the first epoch ended; nothing to save (raise --minutes)")
+        final = read_checkpoint(self.best_path)
+        if not self.args.no_wiener_search:
+            self.choose_wiener(final)
+            write_checkpoint(self.best_path, final)
+        save_copy(self.best_path, self.out_path)
+        state = self.state
+        _log(f"best model (val SDR {state['best_sdr']:.2f} dB, Wiener iterations {final.get('wiener_iterations', 0)}) "
+             f"written to {self.out_path}")
+        return {"best_sdr": state["best_sdr"], "out": str(self.out_path), "steps": state["step"],
+                "epochs": state["epoch"], "minutes": state["elapsed"] / 60,
+                "wiener_iterations": final.get("wiener_iterations", 0)}
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run training as configured by :func:`build_parser`'s options; returns a summary dict."""
+    return Trainer(args).run()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,10 +32,9 @@ import soundfile as sf
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.audio import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks
-from musicsep.cli import default_method, output_names
+from musicsep.api import Separator, default_method, merge_two_stems
 from musicsep.errors import UserError
-from musicsep.inference import separate
-from musicsep.separators.base import METHODS, Separator
+from musicsep.separators.base import METHODS
 
 DEFAULT_MAX_MINUTES = 15.0
 MAX_MINUTES_ENV = "MUSICSEP_MAX_MINUTES"
@@ -260,24 +259,16 @@ def load_upload(path: Path, file_name: str, limit_minutes: float,
     return mixture, info.sample_rate, info.channels
 
 
-def combine_stems(stems: Mapping[str, np.ndarray], two_stems: str | None) -> dict[str, np.ndarray]:
-    """Four stems, or ``{two_stems: ..., "no_" + two_stems: the sum of the others}``, in output order."""
-    names = output_names(two_stems)
-    if not two_stems:
-        return {n: stems[n] for n in names}
-    rest = sum(v for k, v in stems.items() if k != two_stems)
-    return {names[0]: stems[two_stems], names[1]: np.asarray(rest, dtype=np.float32)}
-
-
-def separate_upload(data: bytes, file_name: str, separator: Separator, method: str,
-                    two_stems: str | None = None, progress: ProgressCallback | None = None,
-                    limit_minutes: float | None = None, pictures: bool = True) -> SeparationResult:
-    """Separate an uploaded file's bytes into stems (WAV bytes + pictures).
+def separate_upload(data: bytes, file_name: str, separator: Separator, two_stems: str | None = None,
+                    progress: ProgressCallback | None = None, limit_minutes: float | None = None,
+                    pictures: bool = True) -> SeparationResult:
+    """Separate an uploaded file's bytes into stems (WAV bytes + pictures) with ``separator``.
 
     ``progress(fraction, text)`` is called as the work goes on: reading is the first 5 %,
     the separation up to 90 %, the pictures and WAV encoding the rest. Any problem with the
     input is a :class:`UserError` whose message can be shown to the user as it is.
     """
+    method = separator.method
     if two_stems is not None and two_stems not in SOURCES:
         raise UserError(f"two-stem mode needs one of {', '.join(SOURCES)}, not {two_stems!r}")
     if not data:
@@ -296,13 +287,14 @@ def separate_upload(data: bytes, file_name: str, separator: Separator, method: s
     report(0.05, "Separating…")
     start = time.perf_counter()
     try:
-        stems = separate(separator, mixture, SAMPLE_RATE,
-                         progress=lambda f: report(0.05 + 0.85 * f, f"Separating… {f:.0%}"))
+        stems = separator.separate_array(
+            mixture, SAMPLE_RATE,
+            progress=lambda done, total: report(0.05 + 0.85 * done / total, f"Separating… {done / total:.0%}"))
     except UserError as exc:  # the input was fine by now: this is about the method (e.g. an untrained model)
         raise UserError(f"{method_label(method)} could not separate this song: {exc}. "
                         "Please choose another method.") from None
     seconds_taken = time.perf_counter() - start
-    stems = combine_stems(stems, two_stems)
+    stems = merge_two_stems(stems, two_stems)
     out: list[Stem] = []
     scale = float(np.max(np.abs(mixture)))
     for i, (name, audio) in enumerate(stems.items()):

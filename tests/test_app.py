@@ -16,7 +16,8 @@ from conftest import make_stems
 
 from musicsep import SAMPLE_RATE, SOURCES, webapp
 from musicsep.errors import UserError
-from musicsep.separators.base import METHODS, get_separator
+from musicsep.api import Separator
+from musicsep.separators.base import METHODS, BaseSeparator
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -35,7 +36,7 @@ def song() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def bandpass():
-    return get_separator("bandpass")
+    return Separator("bandpass")
 
 
 # --- musicsep.webapp --------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def test_upload_key_depends_on_bytes_method_and_mode():
 
 def test_separate_upload_four_stems(song, bandpass):
     seen = []
-    result = webapp.separate_upload(wav_file(song), "my song.wav", bandpass, "bandpass",
+    result = webapp.separate_upload(wav_file(song), "my song.wav", bandpass,
                                     progress=lambda f, text: seen.append((f, text)))
     assert [s.name for s in result.stems] == list(SOURCES)
     assert result.sample_rate == SAMPLE_RATE and result.channels == 2
@@ -107,7 +108,7 @@ def test_separate_upload_four_stems(song, bandpass):
 
 def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
     mono_22k = song[::2, :1]
-    result = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass, "bandpass",
+    result = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass,
                                     two_stems="vocals", pictures=False)
     assert [s.name for s in result.stems] == ["vocals", "no_vocals"]
     assert result.sample_rate == 22050 and result.channels == 1
@@ -123,14 +124,13 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
 
 
 def test_method_failure_names_the_method(song):
-    class Untrained:
-        sources = SOURCES
+    class Untrained(BaseSeparator):
 
         def separate(self, mixture, sample_rate):
             raise UserError("model file not found")
 
     with pytest.raises(UserError, match=r"^Frequency bands .* could not separate this song: model file not found"):
-        webapp.separate_upload(wav_file(song), "a.wav", Untrained(), "bandpass")
+        webapp.separate_upload(wav_file(song), "a.wav", Separator.around(Untrained(), "bandpass"))
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
@@ -139,8 +139,7 @@ def test_separate_upload_video_uses_its_sound_track(tmp_path, song, bandpass):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=blue:s=64x48:d=2", "-i",
                     str(tmp_path / "sound.wav"), "-c:v", "libx264", "-c:a", "aac", "-shortest",
                     str(tmp_path / "clip.mp4")], check=True, timeout=60)
-    result = webapp.separate_upload((tmp_path / "clip.mp4").read_bytes(), "Holiday clip.MP4", bandpass,
-                                    "bandpass", pictures=False)
+    result = webapp.separate_upload((tmp_path / "clip.mp4").read_bytes(), "Holiday clip.MP4", bandpass, pictures=False)
     assert [s.name for s in result.stems] == list(SOURCES)
     assert result.duration == pytest.approx(2.0, abs=0.1)
     bass, _ = sf.read(io.BytesIO(result.stems[1].wav))
@@ -157,23 +156,23 @@ def test_bad_uploads_are_user_errors(bandpass, song, name, data, message):
     if data is None:
         data = wav_file(song)[:30]  # a header cut short
     with pytest.raises(UserError, match=message) as info:
-        webapp.separate_upload(data, name, bandpass, "bandpass")
+        webapp.separate_upload(data, name, bandpass)
     assert "/tmp" not in str(info.value) and "upload." not in str(info.value)  # no server paths
 
 
 def test_silent_and_too_long_uploads(bandpass):
     with pytest.raises(UserError, match="silent"):
-        webapp.separate_upload(wav_file(np.zeros((SAMPLE_RATE, 2), np.float32)), "quiet.wav", bandpass, "bandpass")
+        webapp.separate_upload(wav_file(np.zeros((SAMPLE_RATE, 2), np.float32)), "quiet.wav", bandpass)
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, (3 * SAMPLE_RATE, 2)).astype(np.float32)
     with pytest.raises(UserError, match="longer than 0.02 minutes"):
-        webapp.separate_upload(wav_file(noise), "long.wav", bandpass, "bandpass", limit_minutes=0.02)
+        webapp.separate_upload(wav_file(noise), "long.wav", bandpass, limit_minutes=0.02)
 
 
 def test_temporary_files_are_removed(tmp_path, monkeypatch, song, bandpass):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    webapp.separate_upload(wav_file(song), "../../escape.wav", bandpass, "bandpass", pictures=False)
+    webapp.separate_upload(wav_file(song), "../../escape.wav", bandpass, pictures=False)
     with pytest.raises(UserError):
-        webapp.separate_upload(b"junk" * 100, "bad.wav", bandpass, "bandpass")
+        webapp.separate_upload(b"junk" * 100, "bad.wav", bandpass)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -225,8 +224,8 @@ def test_upload_separate_and_rerun_reuses_result(monkeypatch, song):
     from musicsep.separators import base
 
     calls, loads = [], []
-    real, real_get = webapp.separate, base.get_separator
-    monkeypatch.setattr(webapp, "separate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real, real_get = Separator.separate_array, base.get_separator
+    monkeypatch.setattr(Separator, "separate_array", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setattr(base, "get_separator", lambda name: loads.append(name) or real_get(name))
     st.cache_resource.clear()
     at = app_test(monkeypatch)
@@ -267,7 +266,7 @@ def test_unavailable_method_is_a_warning(monkeypatch, song):
             raise UserError("model file not found; train it first")
         return real_get(name)
 
-    monkeypatch.setitem(base.METHODS, "broken", "nowhere:Nothing")
+    monkeypatch.setitem(base.METHODS, "broken", base.MethodInfo("nowhere:Nothing", "a method that cannot load"))
     monkeypatch.setattr(base, "get_separator", get_separator)
     st.cache_resource.clear()
     at = app_test(monkeypatch)

@@ -184,3 +184,97 @@ def test_default_method_is_the_shipped_unet(tmp_path, song):
         written, _ = sf.read(tmp_path / "out" / "my song" / f"{s}.wav", dtype="float32")
         error = np.sum((written - expected[s]) ** 2) / np.sum(expected[s] ** 2)
         assert error < 1e-4, s  # the U-Net's stems (32-bit float), not another method's
+
+
+# --- method options: --model, --wiener, -O, the list of methods ----------------------------------
+
+def main_in_process(capsys, *args) -> subprocess.CompletedProcess:
+    """``musicsep ARGS`` in this process (no interpreter start-up): its status, stdout and stderr."""
+    from musicsep.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
+@pytest.fixture
+def other_checkpoint(tmp_path):
+    """A tiny U-Net checkpoint that is not the shipped one."""
+    import torch
+
+    from musicsep.separators.unet import UNet, save_checkpoint
+
+    torch.manual_seed(1)
+    model = UNet(n_fft=1024, hop_length=256, max_bin=256, channels=[4, 6, 8], patch=[4, 2])
+    return save_checkpoint(tmp_path / "other.pth", model, wiener_iterations=0)
+
+
+def test_separate_with_another_model_and_wiener(tmp_path, song, other_checkpoint):
+    out = tmp_path / "out"
+    result = run_cli("separate", song, "-o", out, "--model", other_checkpoint, "--wiener", "1")  # as a user would
+    assert result.returncode == 0, result.stderr
+    stems = {s: sf.read(out / "my song" / f"{s}.wav")[0] for s in SOURCES}
+    mixture = sf.read(song)[0]
+    assert np.abs(sum(stems.values()) - mixture).max() < 1e-3
+    from musicsep.api import Separator
+
+    shipped = Separator("unet", wiener=1).separate_array(mixture, 44100)
+    assert np.abs(shipped["vocals"] - stems["vocals"]).max() > 1e-3  # the other model was used, not the shipped one
+
+
+def foreign_files(tmp_path):
+    import torch
+
+    (tmp_path / "notes.txt").write_text("these are my notes\n")
+    torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "state_dict.pth")  # another project's weights
+    torch.save({"format": "musicsep-unet", "version": 1, "config": {}, "state_dict": {},
+                "evil": subprocess.CompletedProcess(["x"], 0)}, tmp_path / "pickle.pth")  # needs unpickling code
+    return {"notes.txt": "not a usable U-Net model file", "state_dict.pth": "not a musicsep U-Net checkpoint",
+            "pickle.pth": "not a usable U-Net model file", "missing.pth": "not found"}
+
+
+@pytest.mark.parametrize("command", ["separate", "evaluate"])
+def test_bad_model_file_is_one_line_error(tmp_path, capsys, song, command):
+    for name, fragment in foreign_files(tmp_path).items():
+        out = tmp_path / f"out-{name}"
+        args = [song, "-o", out] if command == "separate" else ["--json", out]
+        assert_one_line_error(main_in_process(capsys, command, *args, "--model", tmp_path / name), fragment)
+        assert not out.exists()
+
+
+def test_method_option_errors(tmp_path, capsys, song):
+    for args, fragment in [
+        (["-m", "nmf", "-O", "rank=3"], "no option 'rank'"),
+        (["-m", "nmf", "-O", "n_iter=lots"], "must be int"),
+        (["-m", "nmf", "-O", "variant"], "KEY=VALUE"),
+        (["-m", "bandpass", "--wiener", "2"], "no Wiener filter"),
+        (["-m", "bandpass", "--model", song], "takes no model file"),
+        (["-m", "unet", "--wiener", "-1"], "out of range"),
+    ]:
+        assert_one_line_error(main_in_process(capsys, "separate", song, "-o", tmp_path / "o", *args), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_method_option_reaches_the_method(tmp_path, capsys, song):
+    result = main_in_process(capsys, "separate", song, "-o", tmp_path / "o", "-m", "nmf", "-O", "variant=supervised",
+                     "-O", "n_iter=5", "--wiener", "0")
+    assert result.returncode == 0, result.stderr
+    from musicsep.api import Separator
+
+    expected = Separator("nmf", wiener=0, options={"variant": "supervised", "n_iter": 5}).separate_array(
+        sf.read(song, dtype="float32")[0], 44100)
+    written = sf.read(tmp_path / "o" / "my song" / "bass.wav", dtype="float32")[0]
+    assert np.abs(written - expected["bass"]).max() < 1e-6
+
+
+def test_list_methods(capsys):
+    assert run_cli("methods").stdout == main_in_process(capsys, "separate", "--list-methods").stdout
+    for args in (["separate", "--list-methods"], ["methods"]):
+        result = main_in_process(capsys, *args)
+        assert result.returncode == 0, result.stderr
+        for name in ("bandpass", "nmf", "forest", "unet"):
+            assert any(line.startswith(name) for line in result.stdout.splitlines()), result.stdout
+        assert "best_model.pth" in result.stdout and "nmf.npz" in result.stdout and "forest.joblib" in result.stdout

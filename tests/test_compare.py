@@ -98,3 +98,15 @@ def test_compare_command_json_csv_plot(tmp_path):
     again = run_cli("compare", "--root", tmp_path / "db", "--is-wav", "--methods", *labels,
                     "--timing-seconds", "0", "--json", tmp_path / "d.json")
     assert json.loads((tmp_path / "d.json").read_text())["results"] == data["results"]
+
+
+def test_compare_model_reaches_the_unet_entries(tmp_path):
+    from musicsep.separators.unet import UNet, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "other.pth", UNet(n_fft=1024, hop_length=256, max_bin=256, channels=[8, 16],
+                                                        patch=[2, 2]))
+    specs = {s.label: dict(s.options) for s in available_specs(["unet", "unet-nowiener", "forest"], str(path))}
+    assert specs["unet"]["model_path"] == specs["unet-nowiener"]["model_path"] == str(path)
+    assert specs["unet-nowiener"]["wiener_iterations"] == 0 and "model_path" not in specs["forest"]
+    with pytest.raises(UserError, match="not found"):
+        available_specs(None, str(tmp_path / "missing.pth"))

@@ -8,6 +8,7 @@ from musicsep.evaluate import global_sdr
 from musicsep.inference import separate, separate_stream
 from musicsep.separators import get_separator
 from musicsep.separators.bandpass import BandpassSeparator
+from musicsep.separators.base import BaseSeparator
 from musicsep.errors import UserError
 
 
@@ -53,7 +54,7 @@ def test_silence_gives_silent_stems():
     assert all(np.array_equal(v, np.zeros_like(v)) for v in out.values())
 
 
-class Scale:
+class Scale(BaseSeparator):
     """A separator whose output is known exactly: stem k = weight_k * input."""
 
     sources = ("a", "b")

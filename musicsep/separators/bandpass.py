@@ -18,6 +18,7 @@ import numpy as np
 from scipy import signal
 
 from musicsep import SOURCES
+from musicsep.separators.base import BaseSeparator
 
 MIN_FILTER_SAMPLES = 64  # shorter inputs are zero-padded for the filters, then cropped back
 
@@ -39,7 +40,7 @@ def _envelope(x: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
 
 
 @dataclass
-class BandpassSeparator:
+class BandpassSeparator(BaseSeparator):
     bass_cutoff: float = 200.0
     vocals_low: float = 300.0
     vocals_high: float = 2000.0

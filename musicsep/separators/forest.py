@@ -47,10 +47,11 @@ import numpy as np
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.bands import band_average, band_centres, filterbank, to_bins
-from musicsep.spectral import EPS, apply_masks, istft, stft, wiener
+from musicsep.separators.base import shipped_model
+from musicsep.separators.masking import Masks, MaskingSeparator
+from musicsep.spectral import EPS, stft
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "forest.joblib"
+DEFAULT_MODEL = shipped_model("forest.joblib")
 LEVELS = ("cell", "frame")
 FORMAT_VERSION = 1
 
@@ -251,7 +252,7 @@ class ForestModel:
 
 
 @dataclass
-class ForestSeparator:
+class ForestSeparator(MaskingSeparator):
     """Random-forest masking; see the module docstring."""
 
     level: str = "cell"
@@ -267,11 +268,7 @@ class ForestSeparator:
         if self.level not in LEVELS:
             raise UserError(f"forest level must be one of {', '.join(LEVELS)}, not {self.level!r}")
         if self.model is None and (self.model_path or DEFAULT_MODEL.is_file()):
-            # Load the model and compile librosa's / the Wiener filter's numba kernels now (on 0.2 s of
-            # noise), so that the first separation is not charged for one-off start-up work.
-            self._model()
-            noise = np.random.default_rng(0).standard_normal((SAMPLE_RATE // 5, 2)).astype(np.float32) * 0.01
-            self.separate(noise, SAMPLE_RATE)
+            self._model()  # a missing or broken model file shows now, not at the first song
 
     def _model(self) -> ForestModel:
         if self.model is None:
@@ -305,17 +302,15 @@ class ForestSeparator:
         band_masks = proba.reshape(fb.shape[0], n_frames, len(SOURCES)).transpose(2, 0, 1)
         return to_bins(fb, band_masks)
 
-    def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-        x = np.asarray(mixture, dtype=np.float32)
-        m = self._model()
-        spec = stft(x, m.n_fft, m.hop_length)
-        masks = self.masks(x, spec, sample_rate)
-        if self.wiener_iterations > 0:
-            est = wiener(spec, masks[:, None] * np.abs(spec)[None], iterations=self.wiener_iterations)
-            stems = istft(est, len(x), m.n_fft, m.hop_length)
-        else:
-            stems = apply_masks(spec, masks, len(x), m.n_fft, m.hop_length)
-        return {s: np.ascontiguousarray(stems[i]) for i, s in enumerate(self.sources)}
+    def stft_size(self) -> tuple[int, int]:
+        model = self._model()
+        return model.n_fft, model.hop_length
+
+    def wiener_count(self) -> int:
+        return self.wiener_iterations
+
+    def mask_spectrogram(self, mixture: np.ndarray, spec: np.ndarray, sample_rate: int) -> Masks:
+        return Masks(self.masks(mixture, spec, sample_rate))
 
     # --- training ---------------------------------------------------------------------------------
 

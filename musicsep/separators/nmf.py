@@ -52,10 +52,11 @@ import torch
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.bands import band_average, band_centres, filterbank, to_bins
-from musicsep.spectral import EPS, apply_masks, istft, stft, wiener
+from musicsep.separators.base import shipped_model
+from musicsep.separators.masking import Masks, MaskingSeparator
+from musicsep.spectral import EPS, stft
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "nmf.npz"
+DEFAULT_MODEL = shipped_model("nmf.npz")
 VARIANTS = ("grouped", "supervised")
 
 
@@ -271,7 +272,7 @@ def fit_grouping(feats: np.ndarray, labels: np.ndarray, weights: np.ndarray, C: 
 # --- the separator ---------------------------------------------------------------------------------
 
 @dataclass
-class NMFSeparator:
+class NMFSeparator(MaskingSeparator):
     """NMF masking; see the module docstring. ``model`` (or ``model_path``) holds the learned parts."""
 
     variant: str = "grouped"
@@ -325,22 +326,17 @@ class NMFSeparator:
         band_masks = np.where(total > EPS, est / np.maximum(total, EPS), 1.0 / len(est))
         return to_bins(fb, band_masks)
 
-    def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-        x = np.asarray(mixture, dtype=np.float32)
+    def stft_size(self) -> tuple[int, int]:
         model = self._model()
-        n = len(x)
-        spec = stft(x, model.n_fft, model.hop_length)
-        masks = self.masks(spec, sample_rate)
-        iterations = self.wiener_iterations
-        if iterations is None:
-            iterations = 1 if self.variant == "grouped" else 0
-        if iterations > 0:
-            mags = masks[:, None] * np.abs(spec)[None]
-            est = wiener(spec, mags, iterations=iterations)
-            stems = istft(est, n, model.n_fft, model.hop_length)
-        else:
-            stems = apply_masks(spec, masks, n, model.n_fft, model.hop_length)
-        return {s: np.ascontiguousarray(stems[i]) for i, s in enumerate(self.sources)}
+        return model.n_fft, model.hop_length
+
+    def wiener_count(self) -> int:
+        if self.wiener_iterations is None:
+            return 1 if self.variant == "grouped" else 0
+        return self.wiener_iterations
+
+    def mask_spectrogram(self, mixture: np.ndarray, spec: np.ndarray, sample_rate: int) -> Masks:
+        return Masks(self.masks(spec, sample_rate))
 
     # --- training ---------------------------------------------------------------------------------
 

@@ -62,9 +62,10 @@ from torch import nn
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
-from musicsep.spectral import istft, stft, wiener
+from musicsep.separators.base import shipped_model
+from musicsep.separators.masking import Masks, MaskingSeparator
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "best_model.pth"
+DEFAULT_MODEL_PATH = shipped_model("best_model.pth")
 CHECKPOINT_FORMAT = "musicsep-unet"
 CHECKPOINT_VERSION = 1
 EXTEND_BINS = 64  # bins above max_bin take the mean mask of this many top modelled bins
@@ -260,12 +261,22 @@ def save_checkpoint(path: str | Path, model: UNet, **extra: Any) -> Path:
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = _plain({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": model.config(), **extra})
     payload["state_dict"] = state
+    return write_checkpoint(path, payload)
+
+
+def write_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """``torch.save`` a checkpoint dict to a temporary file beside ``path``, then rename it into place:
+    a crash or a full disk never leaves a half-written checkpoint under the real name."""
+    path = Path(path)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -317,12 +328,12 @@ def _cpu_has_bfloat16() -> bool:
         return False
 
 
-class UNetSeparator:
-    """The trained U-Net behind the separator contract.
+class UNetSeparator(MaskingSeparator):
+    """The trained U-Net behind the separator contract (see :mod:`musicsep.separators.masking`).
 
     Parameters
     ----------
-    model_path : checkpoint file; default ``best_model.pth`` at the repository root.
+    model_path : checkpoint file; default the shipped ``best_model.pth`` (see :func:`shipped_model`).
     device : ``"cpu"`` or ``"cuda"`` (the STFT and Wiener filter run on the CPU either way).
     wiener_iterations : multichannel Wiener filter iterations after the masks; 0 = raw masks.
         ``None`` (default) uses the number stored in the checkpoint, chosen on the validation split.
@@ -333,6 +344,8 @@ class UNetSeparator:
 
     chunk_seconds = 20.0  # preferred chunking for musicsep.inference: peak memory ~0.75 GB whatever the length
     overlap_seconds = 1.0
+    wiener_power = 1.0  # the Wiener filter starts from the masked magnitudes themselves (as trained)
+    residual_last_stem = True  # one inverse STFT fewer: an eighth of the run time
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  wiener_iterations: int | None = None, model: UNet | None = None,
@@ -357,22 +370,60 @@ class UNetSeparator:
         self.sources: tuple[str, ...] = tuple(self.model.sources)
         self.n_fft, self.hop_length = self.model.n_fft, self.model.hop_length
 
+    def stft_size(self) -> tuple[int, int]:
+        return self.n_fft, self.hop_length
+
+    def wiener_count(self) -> int:
+        return self.wiener_iterations
+
     @torch.inference_mode()
-    def _network_masks(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Masks of the modelled bins ``(sources, channels, max_bin, frames)`` and, for the bins
-        above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
+    def mask_spectrogram(self, mixture: np.ndarray, spec: np.ndarray, sample_rate: int) -> "NetworkMasks":
+        """The network's masks of the modelled bins ``(sources, channels, max_bin, frames)`` and, for the
+        bins above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
         self.model.eval()
         fm = self.model.max_bin
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
-            masks = self.model(spec[None, :, :fm].abs().to(self.device))[0].float().cpu()
-        return masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True)
+            magnitudes = torch.from_numpy(np.ascontiguousarray(spec[:, :fm])).abs().to(self.device)
+            masks = self.model(magnitudes[None])[0].float().cpu()
+        return NetworkMasks(masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True))
 
-    def _masked(self, values: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
-        """Masks x ``values`` ``(channels, bins, frames)``, real (magnitudes) or complex (the STFT):
-        the modelled bins take ``masks``, the bins above ``top``; ``(..., channels, bins, frames)``.
-        Complex values are multiplied as (re, im) pairs, so no complex copy of the masks is made and
-        no full-band mask is built."""
-        fm, bins = self.model.max_bin, values.shape[1]
+    def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+        mixture = np.asarray(mixture, dtype=np.float32)
+        if mixture.ndim != 2:
+            raise UserError(f"mixture must be (samples, channels), got shape {mixture.shape}")
+        if sample_rate != SAMPLE_RATE:
+            raise UserError(f"the U-Net expects {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+        n, channels = mixture.shape
+        if n == 0:
+            return {s: np.zeros_like(mixture) for s in self.sources}
+        if channels not in (1, 2):
+            raise UserError(f"the U-Net takes mono or stereo input, got {channels} channels")
+        stems = super().separate(np.repeat(mixture, 2, axis=1) if channels == 1 else mixture, sample_rate)
+        if channels == 1:
+            stems = {k: np.ascontiguousarray(v.mean(axis=1, keepdims=True)) for k, v in stems.items()}
+        return stems
+
+
+class NetworkMasks(Masks):
+    """The U-Net's masks: the modelled bins' own, and one mask per frame for all the bins above.
+
+    Applied without ever building a full-band mask; complex values are multiplied as (re, im)
+    pairs, so no complex copy of the masks is made either.
+    """
+
+    def __init__(self, masks: torch.Tensor, top: torch.Tensor):
+        self.masks, self.top = masks, top
+
+    def apply(self, values: np.ndarray, source: int | None = None) -> np.ndarray:
+        values_t = torch.from_numpy(np.ascontiguousarray(values))
+        if source is None:
+            return self._masked(values_t, self.masks, self.top)
+        return self._masked(values_t, self.masks[source], self.top[source])
+
+    @staticmethod
+    def _masked(values: torch.Tensor, masks: torch.Tensor, top: torch.Tensor) -> np.ndarray:
+        """Masks x ``values`` ``(channels, bins, frames)``, real or complex: ``(..., channels, bins, frames)``."""
+        fm, bins = masks.shape[-2], values.shape[1]
         out = torch.empty((*masks.shape[:-3], *values.shape), dtype=values.dtype)
         axis = masks.dim() - 2  # the bins axis of out
         if values.is_complex():
@@ -384,53 +435,11 @@ class UNetSeparator:
         torch.mul(top, values[:, fm:], out=out_view.narrow(axis, fm, bins - fm))
         return out.numpy()
 
-    @torch.inference_mode()
-    def estimates(self, mix_spec: np.ndarray) -> np.ndarray:
-        """Complex source spectrograms ``(sources, channels, bins, frames)`` (masks, then Wiener)."""
-        spec = torch.from_numpy(np.ascontiguousarray(mix_spec))
-        masks, top = self._network_masks(spec)
-        if self.wiener_iterations > 0:
-            return wiener(mix_spec, self._masked(spec.abs(), masks, top), self.wiener_iterations, power=1.0)
-        return self._masked(spec, masks, top)
-
-    def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-        mixture = np.asarray(mixture, dtype=np.float32)
-        if mixture.ndim != 2:
-            raise UserError(f"mixture must be (samples, channels), got shape {mixture.shape}")
-        if sample_rate != SAMPLE_RATE:
-            raise UserError(f"the U-Net expects {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-        n, channels = mixture.shape
-        if n == 0:
-            return {s: np.zeros_like(mixture) for s in self.sources}
-        if channels == 1:
-            x = np.repeat(mixture, 2, axis=1)
-        elif channels == 2:
-            x = mixture
-        else:
-            raise UserError(f"the U-Net takes mono or stereo input, got {channels} channels")
-        spec = stft(x, self.n_fft, self.hop_length)
-        # The estimates sum to the mixture's STFT (masks sum to one; so do Wiener's), and the ISTFT is
-        # linear and reconstructs the mixture exactly, so the last stem is the mixture minus the
-        # others: one inverse transform saved (an eighth of the run time), same result to float error.
-        last = len(self.sources) - 1
-        stems = np.empty((len(self.sources), n, 2), dtype=np.float32)
-        if self.wiener_iterations > 0:
-            stems[:last] = istft(self.estimates(spec)[:last], n, self.n_fft, self.hop_length)
-        else:  # one source at a time: a chunk's memory holds one complex estimate, not four
-            spec_t = torch.from_numpy(spec)
-            masks, top = self._network_masks(spec_t)
-            for j in range(last):
-                stems[j] = istft(self._masked(spec_t, masks[j], top[j]), n, self.n_fft, self.hop_length)
-        np.subtract(x, stems[:last].sum(axis=0), out=stems[last])
-        if channels == 1:
-            stems = stems.mean(axis=2, keepdims=True)
-        return {name: np.ascontiguousarray(stems[i]) for i, name in enumerate(self.sources)}
-
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["UNet", "UNetSeparator", "save_checkpoint", "load_model", "read_checkpoint", "build_model",
+__all__ = ["UNet", "UNetSeparator", "save_checkpoint", "write_checkpoint", "load_model", "read_checkpoint", "build_model",
            "DEFAULT_MODEL_PATH", "DEFAULT_CONFIG", "count_parameters"]
 

@@ -1,0 +1,114 @@
+"""The U-Net training pieces alone: the learning-rate schedule, batch sampling, the loss, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from musicsep import SOURCES
+from musicsep.errors import UserError
+from musicsep.separators.unet import UNet, read_checkpoint, save_checkpoint, write_checkpoint
+from musicsep.train import TrackSet, build_parser, check_arguments, compute_loss, learning_rate, sample_batch
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine_to_a_twentieth():
+    base = 3e-3
+    assert learning_rate(0.0, base, step=0) == pytest.approx(base / 50)  # step 1 of a 50-step warm-up
+    assert learning_rate(0.0, base, step=49) == pytest.approx(base)
+    assert learning_rate(0.5, base, step=1000) == pytest.approx((base + base / 20) / 2)
+    assert learning_rate(1.0, base, step=1000) == pytest.approx(base / 20)
+    assert learning_rate(3.0, base, step=1000) == pytest.approx(base / 20)  # past the end: stays at the floor
+    rates = [learning_rate(p, base, step=1000) for p in np.linspace(0, 1, 11)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_sample_batch_draws_excerpts_of_the_tracks():
+    rng = np.random.default_rng(0)
+    long = rng.standard_normal((4, 1000, 2)).astype(np.float16)
+    short = rng.standard_normal((4, 30, 2)).astype(np.float16)
+    tracks = TrackSet(["long", "short"], [long, short])
+    batch = sample_batch(tracks, 64, 100, np.random.default_rng(1))
+    assert batch.shape == (64, len(SOURCES), 2, 100) and batch.dtype == torch.float32
+    from_short = 0
+    for example in batch.numpy():
+        if not example[..., 30:].any():  # the short track, zero-padded to the length
+            np.testing.assert_array_equal(example[..., :30], short.transpose(0, 2, 1).astype(np.float32))
+            from_short += 1
+            continue
+        flat = long.transpose(0, 2, 1).astype(np.float32)  # (S, C, n): find where the excerpt starts
+        starts = np.flatnonzero(flat[0, 0] == example[0, 0, 0])
+        assert any(np.array_equal(example, flat[:, :, s:s + 100]) for s in starts)
+    assert 0 < from_short < 16  # tracks are drawn in proportion to their length (30 vs 1000 samples)
+
+
+class ConstantMasks(torch.nn.Module):
+    """A stand-in network: the same mask for every bin, one value per source."""
+
+    n_fft, hop_length, max_bin = 256, 64, 96
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = torch.tensor(weights, dtype=torch.float32)
+
+    def forward(self, mag):
+        b, c, f, t = mag.shape
+        return self.weights.view(1, -1, 1, 1, 1).expand(b, -1, c, f, t)
+
+
+def test_loss_is_zero_for_the_right_masks_and_grows_with_the_error():
+    signal = torch.randn(2, 1, 2, 2048)
+    gains = torch.tensor([0.1, 0.2, 0.3, 0.4]).view(1, 4, 1, 1)
+    stems = signal * gains  # every stem is the same signal scaled: the gains are the ideal masks
+    mixture = stems.sum(1)
+    perfect, parts = compute_loss(ConstantMasks([0.1, 0.2, 0.3, 0.4]), mixture, stems, 1.0, 1.0)
+    assert float(perfect) < 1e-5 and parts["mse"] < 1e-6 and parts["sc"] < 1e-5
+    off, _ = compute_loss(ConstantMasks([0.25] * 4), mixture, stems, 1.0, 1.0)
+    worse, _ = compute_loss(ConstantMasks([0.4, 0.3, 0.2, 0.1]), mixture, stems, 1.0, 1.0)
+    assert 0 < float(off) < float(worse)
+    only_sc, parts = compute_loss(ConstantMasks([0.25] * 4), mixture, stems, 0.0, 1.0)
+    assert float(only_sc) == pytest.approx(parts["sc"])
+
+
+def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    model = UNet(n_fft=1024, hop_length=256, max_bin=256, channels=[8, 16], patch=[2, 2])
+    path = save_checkpoint(tmp_path / "model.pth", model, note="first")
+    assert read_checkpoint(path)["note"] == "first"
+
+    def full_disk(self, data):
+        Path(self).write_text("half")  # something was written before the disk filled up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError):
+        write_checkpoint(path, {**read_checkpoint(path), "note": "second"})
+    monkeypatch.undo()
+    assert read_checkpoint(path)["note"] == "first"  # the old checkpoint is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pth"]  # and no temporary file is left
+
+
+def test_arguments_are_checked_before_any_data_is_read(tmp_path):
+    parse = build_parser().parse_args
+    with pytest.raises(UserError, match="exactly one"):
+        check_arguments(parse([]))
+    with pytest.raises(UserError, match="exactly one"):
+        check_arguments(parse(["--root", str(tmp_path), "--synthetic", str(tmp_path)]))
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA"):
+            check_arguments(parse(["--root", str(tmp_path), "--device", "cuda"]))
+    check_arguments(parse(["--synthetic", str(tmp_path)]))
+
+
+def test_every_option_keeps_its_default():
+    defaults = vars(build_parser().parse_args([]))
+    assert defaults == {
+        "root": None, "is_wav": False, "synthetic": None, "val_fraction": 0.1, "valid": None, "max_tracks": None,
+        "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
+        "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
+        "repitch_proba": 0.5, "no_augment": False, "val_seconds": 10.0, "seed": 0,
+        "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
+        "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "init": None, "device": "cpu",
+        "bf16": False, "threads": 0, "no_wiener_search": False,
+    }
