@@ -50,9 +50,13 @@ function clearResults() {
   $("results").hidden = true;
 }
 
-function stemEntry(name, channels, base) {
+function wavUrl(channels) {
   const url = URL.createObjectURL(new Blob([encodeWav(channels, SAMPLE_RATE)], { type: "audio/wav" }));
   state.urls.push(url);
+  return url;
+}
+
+function stemEntry(name, url, base) {
   const entry = document.createElement("div");
   entry.className = "stem";
   entry.dataset.stem = name;
@@ -110,7 +114,8 @@ async function separateFile(file) {
       });
     const base = file.name.replace(/\.[^.]*$/, "") || "song";
     const byName = Object.fromEntries(settings.sources.map((name, i) => [name, stems[i]]));
-    $("stems").append(...settings.sources.map((name) => stemEntry(name, byName[name], base)));
+    const urls = Object.fromEntries(settings.sources.map((name) => [name, wavUrl(byName[name])]));
+    $("stems").append(...settings.sources.map((name) => stemEntry(name, urls[name], base)));
     // Karaoke: the vocals and everything else (the sum of the other stems, as --two-stems vocals).
     const others = settings.sources.filter((name) => name !== "vocals");
     const accompaniment = stereo.map((_, c) => {
@@ -118,7 +123,8 @@ async function separateFile(file) {
       for (const name of others) for (let i = 0; i < out.length; i++) out[i] += byName[name][c][i];
       return out;
     });
-    $("karaoke").append(stemEntry("vocals", byName.vocals, base), stemEntry("accompaniment", accompaniment, base));
+    $("karaoke").append(stemEntry("vocals", urls.vocals, base),
+      stemEntry("accompaniment", wavUrl(accompaniment), base));
     showMode();
     $("results").hidden = false;
     const elapsed = (performance.now() - started) / 1000;
