@@ -168,9 +168,9 @@ class OnnxNetwork:
     """Runs the exported network with onnxruntime: same call as the torch module's forward on
     ``(1, channels, max_bin, frames)`` magnitudes, masks as a float32 CPU tensor."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.path = Path(path)
-        self.session = open_session(self.path)
+        self.session = open_session(self.path, threads)
         self.metadata = read_metadata(self.session)
 
     def __call__(self, magnitude):

@@ -399,7 +399,8 @@ class UNetSeparator:
             raise UserError("a live (training) model runs on the torch backend only")
         if self.device.type != "cpu":
             raise UserError("the onnx backend runs on the CPU; use --backend torch for a GPU")
-        network = OnnxNetwork(path if path.suffix.lower() == ".onnx" else cached_onnx(path))
+        # as many threads as torch uses (its default: the machine's cores), so both backends compare fairly
+        network = OnnxNetwork(path if path.suffix.lower() == ".onnx" else cached_onnx(path), torch.get_num_threads())
         meta = network.metadata
         return network, meta["config"], {"wiener_iterations": meta["wiener_iterations"]}
 

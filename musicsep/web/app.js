@@ -172,6 +172,7 @@ async function main() {
     `model ${state.settings.checkpoint_sha256.slice(0, 12)}, musicsep ${state.settings.musicsep_version}` +
     (state.settings.wiener_iterations ? `; the Wiener filter of the Python separator is not applied here` : "");
   $("file").disabled = false;
+  document.body.dataset.threads = String(threads);
   document.body.dataset.ready = "true";
   say("Ready. Drop a song here or choose a file.");
 }

@@ -93,13 +93,27 @@ class PageHandler(SimpleHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
-def make_server(host: str, port: int, model_path: str | Path | None = None) -> ThreadingHTTPServer:
-    routes = page_routes(model_path)
+class PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the browser left mid-download: nothing to report
+            return
+        super().handle_error(request, client_address)
+
+
+def make_server(host: str, port: int, model_path: str | Path | None = None) -> PageServer:
+    """Bind first (a taken port is reported at once), then export the model if it is not cached yet."""
+    routes: dict[str, Path | bytes] = {}
     try:
-        server = ThreadingHTTPServer((host, port), partial(PageHandler, routes=routes))
+        server = PageServer((host, port), partial(PageHandler, routes=routes))
     except OSError as exc:  # port in use or privileged, unknown host name, address not on this machine
         raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    server.daemon_threads = True
+    try:
+        routes.update(page_routes(model_path))
+    except BaseException:
+        server.server_close()
+        raise
     return server
 
 
