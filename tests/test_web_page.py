@@ -5,6 +5,11 @@ stems must match the Python U-Net's (torch, float32) within -60 dB, play, downlo
 accompaniment in karaoke mode; after the page has loaded no request leaves it. Other formats, a
 sample rate other than 44.1 kHz and a file that is not audio; the server's headers, what it refuses
 to serve, and its command-line errors.
+
+A screenshot of the page after a separation goes to the test's folder, or to ``$MUSICSEP_WEB_SCREENSHOT``
+to refresh the one in the README:
+
+    MUSICSEP_WEB_SCREENSHOT=docs/web_screenshot.png .venv/bin/python -m pytest tests/test_web_page.py
 """
 
 from __future__ import annotations
@@ -157,6 +162,9 @@ def test_dropped_song_gives_four_stems_matching_python_and_nothing_leaves_the_pa
     assert relative_error(accompaniment, rest) < PAGE_BOUND
     page.get_by_label("Four stems").check()
     expect(page.locator("#stems")).to_be_visible()
+    screenshot = Path(os.environ.get("MUSICSEP_WEB_SCREENSHOT", "").strip() or tmp_path / "web_screenshot.png")
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
 
     after = page.requests[len(loaded):]
     assert after and all(url.startswith(f"blob:{origin[:-1]}") for url in after), after  # the page's own stems only

@@ -113,18 +113,17 @@ async function separateFile(file) {
         return separateChunk(piece, settings, runNetwork, report);
       });
     const base = file.name.replace(/\.[^.]*$/, "") || "song";
-    const byName = Object.fromEntries(settings.sources.map((name, i) => [name, stems[i]]));
-    const urls = Object.fromEntries(settings.sources.map((name) => [name, wavUrl(byName[name])]));
-    $("stems").append(...settings.sources.map((name) => stemEntry(name, urls[name], base)));
     // Karaoke: the vocals and everything else (the sum of the other stems, as --two-stems vocals).
-    const others = settings.sources.filter((name) => name !== "vocals");
-    const accompaniment = stereo.map((_, c) => {
-      const out = new Float32Array(stereo[c].length);
-      for (const name of others) for (let i = 0; i < out.length; i++) out[i] += byName[name][c][i];
-      return out;
+    const accompaniment = stereo.map((x) => new Float32Array(x.length));
+    settings.sources.forEach((name, s) => {
+      if (name !== "vocals") accompaniment.forEach((out, c) => { for (let i = 0; i < out.length; i++) out[i] += stems[s][c][i]; });
     });
-    $("karaoke").append(stemEntry("vocals", urls.vocals, base),
-      stemEntry("accompaniment", wavUrl(accompaniment), base));
+    // Each stem becomes a WAV file and its samples are let go: a long song needs its memory back.
+    const urls = {};
+    settings.sources.forEach((name, s) => { urls[name] = wavUrl(stems[s]); stems[s] = null; });
+    urls.accompaniment = wavUrl(accompaniment);
+    $("stems").append(...settings.sources.map((name) => stemEntry(name, urls[name], base)));
+    $("karaoke").append(stemEntry("vocals", urls.vocals, base), stemEntry("accompaniment", urls.accompaniment, base));
     showMode();
     $("results").hidden = false;
     const elapsed = (performance.now() - started) / 1000;
@@ -134,7 +133,9 @@ async function separateFile(file) {
       `here in your browser.`);
   } catch (error) {
     setProgress(null, "Ready. Drop a song here or choose a file.");
-    showError(error.message || String(error));
+    showError(error instanceof RangeError
+      ? `“${file.name}” is too long for this browser tab's memory; try a shorter excerpt, or \`musicsep separate\`.`
+      : error.message || String(error));
   } finally {
     state.busy = false;
     $("file").disabled = false;
