@@ -367,7 +367,6 @@ class UNetSeparator:
         if backend == "onnx":
             self.network, config, self.checkpoint = self._onnx_network(path, model)
             self.model = None
-            bfloat16 = False
         else:
             if path.suffix.lower() == ".onnx" and model is None:
                 raise UserError(f"{path} is an ONNX model: run it with the onnx backend")
@@ -385,10 +384,19 @@ class UNetSeparator:
         if wiener_iterations < 0:
             raise UserError("wiener_iterations must be 0 or more")
         self.wiener_iterations = int(wiener_iterations)
-        self.bfloat16 = bool(bfloat16)
         self.sources: tuple[str, ...] = tuple(config["sources"])
         self.n_fft, self.hop_length = int(config["n_fft"]), int(config["hop_length"])
         self.max_bin = int(config["max_bin"])
+
+    @property
+    def bfloat16(self) -> bool:
+        """Whether the network's convolutions run in bfloat16 (settable; the onnx backend: never)."""
+        return isinstance(self.network, TorchNetwork) and self.network.bfloat16
+
+    @bfloat16.setter
+    def bfloat16(self, value: bool) -> None:
+        if isinstance(self.network, TorchNetwork):
+            self.network.bfloat16 = bool(value)
 
     def _onnx_network(self, path: Path, model: UNet | None):
         """The onnxruntime runner for ``path`` (an .onnx file, or a checkpoint exported to the cache),
