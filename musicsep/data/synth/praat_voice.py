@@ -174,6 +174,19 @@ def note_anchors(nuclei: list[tuple[float, float]], total: float, ph: list[tuple
     return src, dst
 
 
+def add_phrase(out: np.ndarray, y: np.ndarray, start: int) -> None:
+    """Add a sung phrase ``y`` to ``out`` at sample ``start`` (cut at both ends), with 10 ms fades."""
+    a0 = max(0, -start)
+    s0 = max(0, start)
+    m = min(len(y) - a0, len(out) - s0)
+    if m > 0:
+        env = np.ones(m)
+        fade = min(m, 441)
+        env[:fade] = np.linspace(0, 1, fade)
+        env[-fade:] *= np.linspace(1, 0, fade)
+        out[s0:s0 + m] += y[a0:a0 + m] * env
+
+
 def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int, rng: np.random.Generator,
                        split: str, sr: int = 44100) -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``."""
@@ -229,16 +242,7 @@ def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int,
             import soxr
 
             y = soxr.resample(y, res.sampling_frequency, sr)
-        s0 = int(round(dst[0] * sr))
-        a0 = max(0, -s0)
-        s0 = max(0, s0)
-        m_len = min(len(y) - a0, n_samples - s0)
-        if m_len > 0:
-            env = np.ones(m_len)
-            fade = min(m_len, 441)
-            env[:fade] = np.linspace(0, 1, fade)
-            env[-fade:] *= np.linspace(1, 0, fade)
-            out[s0:s0 + m_len] += y[a0:a0 + m_len] * env
+        add_phrase(out, y, int(round(dst[0] * sr)))
     c = np.concatenate([[0.0], np.cumsum(out ** 2)])
     idx = np.arange(n_samples)
     env = np.sqrt(np.maximum(c[np.minimum(idx + 221, n_samples)] - c[np.maximum(idx - 220, 0)], 0) / 441)

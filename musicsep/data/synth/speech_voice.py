@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from .praat_voice import VOWEL_CHARS, make_text, note_anchors, phrases_of, pitch_contour
+from .praat_voice import VOWEL_CHARS, add_phrase, make_text, note_anchors, phrases_of, pitch_contour
 
 FRAME_MS = 5.0
 # envelope warp factors (formant scale) per voice type; >1 moves formants up
@@ -199,13 +199,5 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
             b0 = s0 - len(b) - int(sr * 0.05)
             if b0 >= 0 and b0 + len(b) <= n_samples:
                 out[b0:b0 + len(b)] += b
-        a0 = max(0, -s0)
-        s0 = max(0, s0)
-        m = min(len(y) - a0, n_samples - s0)
-        if m > 0:
-            env = np.ones(m)
-            fade = min(m, 441)
-            env[:fade] = np.linspace(0, 1, fade)
-            env[-fade:] *= np.linspace(1, 0, fade)
-            out[s0:s0 + m] += y[a0:a0 + m] * env
+        add_phrase(out, y, s0)
     return _air(out, sr, float(rng.uniform(0.05, 0.2)))
