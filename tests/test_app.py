@@ -115,7 +115,7 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
     vocals, rate = sf.read(io.BytesIO(result.stems[0].wav))
     assert rate == SAMPLE_RATE and vocals.shape == (len(mono_22k) * 2, 2)
     # the accompaniment is the other three stems of the same song mixed together
-    four = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass, "bandpass", pictures=False)
+    four = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass, pictures=False)
     stems = {s.name: sf.read(io.BytesIO(s.wav))[0] for s in four.stems}
     no_vocals, _ = sf.read(io.BytesIO(result.stems[1].wav))
     np.testing.assert_allclose(vocals, stems["vocals"], atol=1e-4)
