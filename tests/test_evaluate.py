@@ -8,7 +8,7 @@ import pytest
 from musicsep import SOURCES
 from musicsep.data.musdb import EXCERPT_NAME, Track, load_tracks
 from musicsep.evaluate import MethodSpec, Report, evaluate, global_sdr, score_track, write_report
-from musicsep.separators.base import REFERENCE_METHODS
+from musicsep.separators.base import REFERENCE_METHODS, BaseSeparator, MethodInfo
 from musicsep.errors import UserError
 
 
@@ -88,7 +88,7 @@ def test_missing_stem_file_is_named(tmp_path, stems, mixture):
         load_tracks(tmp_path, is_wav=True)
 
 
-class Hungry:
+class Hungry(BaseSeparator):
     """Holds 300 MB while it separates."""
 
     sources = SOURCES
@@ -98,7 +98,7 @@ class Hungry:
         return {s: mixture / 4 + float(held[0] - 1) for s in SOURCES}
 
 
-class Sleepy:
+class Sleepy(BaseSeparator):
     """Takes half a second of wall time per call, whatever the input."""
 
     sources = SOURCES
@@ -110,8 +110,8 @@ class Sleepy:
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="per-method peaks need Linux")
 def test_timing_and_peak_memory_are_per_method(monkeypatch, stems, mixture):
-    monkeypatch.setitem(REFERENCE_METHODS, "hungry", "test_evaluate:Hungry")
-    monkeypatch.setitem(REFERENCE_METHODS, "sleepy", "test_evaluate:Sleepy")
+    monkeypatch.setitem(REFERENCE_METHODS, "hungry", MethodInfo("test_evaluate:Hungry", "holds 300 MB"))
+    monkeypatch.setitem(REFERENCE_METHODS, "sleepy", MethodInfo("test_evaluate:Sleepy", "sleeps"))
     one_second = {s: v[:44100] for s, v in stems.items()}
     track = Track("synthetic", lambda: (mixture[:44100], one_second))
     report = evaluate([MethodSpec("hungry", "hungry"), MethodSpec("sleepy", "sleepy")], [track])
