@@ -14,6 +14,7 @@ import soundfile as sf
 
 from musicsep.audio import to_stereo
 from musicsep.inference import separate
+from musicsep.separators.base import BaseSeparator
 from musicsep.spectral import istft, stft
 
 DSP = Path(__file__).resolve().parents[1] / "musicsep" / "web" / "dsp.js"
@@ -89,7 +90,7 @@ def test_stft_and_istft_match_python(tmp_path, length):
     assert np.abs(np.fromfile(out, np.float32) - reference).max() < 1e-5 * np.abs(reference).max()
 
 
-class FakeSeparator:
+class FakeSeparator(BaseSeparator):
     """Source s is ``x * (s + 1) / 10`` plus the chunk's mean: the output depends on the chunk."""
 
     sources = ("a", "b", "c", "d")

@@ -284,12 +284,27 @@ export async function separateInChunks(channels, nSources, sampleRate, chunkSeco
   return out;
 }
 
-/** Any channel count -> two, as musicsep.audio.to_stereo: mono doubled; otherwise the mean of the
- * even channels on the left and of the odd ones on the right. */
+/** Any channel count -> two, as musicsep.audio.to_stereo: mono doubled; 5.1 and 7.1 (L R C LFE, then
+ * the surround pairs, the order Web Audio decodes to) with the ITU-R BS.775 gains, the LFE dropped;
+ * any other count: the mean of the even channels on the left and of the odd ones on the right. */
+const ITU_SURROUND = 0.7071;
+
 export function toStereo(channels) {
   if (channels.length === 2) return channels;
   if (channels.length === 1) return [channels[0], Float32Array.from(channels[0])];
   const length = channels[0].length;
+  if (channels.length === 6 || channels.length === 8) {
+    return [0, 1].map((side) => {
+      const out = new Float32Array(length);
+      const surround = channels.filter((_, i) => i >= 4 && i % 2 === side);
+      for (let i = 0; i < length; i++) {
+        let v = channels[side][i] + ITU_SURROUND * channels[2][i];
+        for (const x of surround) v += ITU_SURROUND * x[i];
+        out[i] = v;
+      }
+      return out;
+    });
+  }
   return [0, 1].map((side) => {
     const picked = channels.filter((_, i) => i % 2 === side);
     const out = new Float32Array(length);
