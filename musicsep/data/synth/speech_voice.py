@@ -23,7 +23,6 @@ from .praat_voice import VOWEL_CHARS, add_phrase, make_text, note_anchors, phras
 FRAME_MS = 5.0
 # envelope warp factors (formant scale) per voice type; >1 moves formants up
 WARP = {"male": (0.9, 1.06), "female": (1.12, 1.24), "child": (1.26, 1.36)}
-BACKING_WORDS = ("ooh", "ah", "oh", "mmm")
 
 _PIPER = None
 
