@@ -47,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
     parser.add_argument("--method", default="unet")
+    parser.add_argument("--json", help="also write the table here (docs/long_input.json, rendered into the README)")
     args = parser.parse_args()
+    rows = []
     song = load_tracks()[-1].mixture  # the last default track: a synthetic test song when generated
     musicsep = [sys.executable, "-m", "musicsep.cli"]
     print(f"method {args.method}; input: a {len(song) / 44100:.0f} s song repeated; 16-bit stereo 44.1 kHz in and out")
@@ -59,6 +61,12 @@ def main() -> None:
             wall, peak, _ = run([*musicsep, "separate", str(src), "-o", str(Path(tmp) / "out"),
                                  "-m", args.method, "--bits", "16"])
             print(f"{minutes:>8g} {wall:>9.1f} {minutes * 60 / wall:>11.1f} {peak:>12.0f}", flush=True)
+            rows.append([f"{minutes:g}", f"{wall:.1f}", f"{minutes * 60 / wall:.1f}", f"{peak:.0f}"])
+    if args.json:
+        from readme_tables import write_table
+
+        write_table(args.json, ["minutes", "wall s", "x realtime", "peak RSS MB"], rows,
+                    f"method {args.method}, a {len(song) / 44100:.0f} s song repeated")
 
 
 if __name__ == "__main__":

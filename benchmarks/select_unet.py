@@ -55,6 +55,7 @@ def main() -> int:
     p.add_argument("--forest", action="store_true", help="score the Stage 3 forest too, for reference")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
+    p.add_argument("--table-json", default=None, help="the README's table (docs/valid_split.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     folder = Path(args.valid)
@@ -80,6 +81,13 @@ def main() -> int:
               + f"  avg {r['SDR']['avg']:.2f} | global SDR avg {r['global_SDR']['avg']:.2f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.table_json:
+        from readme_tables import write_table
+
+        rows = [[name, *(f"{r['SDR'][k]:.2f}" for k in (*SOURCES, "avg")), f"{r['global_SDR']['avg']:.2f}"]
+                for name, r in result["scores"].items()]
+        write_table(args.table_json, [f"valid split ({len(songs)} songs), museval SDR median", *SOURCES, "avg",
+                                      "global SDR avg"], rows)
     return 0
 
 

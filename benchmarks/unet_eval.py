@@ -87,6 +87,7 @@ def main() -> int:
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-scores", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--table-json", default=None, help="the speed table for the README (docs/unet_speed.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     tracks = load_tracks(subset="test")
@@ -101,6 +102,13 @@ def main() -> int:
         result["sdr"] = scores(args.model, tracks, [0, 1])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.table_json and "speed_30s" in result:
+        from readme_tables import write_table
+
+        rows = [[it.split("_")[1], f"{r['best_s']:.3f} s, {r['realtime_factor_best']:.0f}x real time",
+                 f"{r['median_s']:.3f} s, {r['realtime_factor_median']:.0f}x"] for it, r in result["speed_30s"].items()]
+        write_table(args.table_json, ["Wiener iterations", "best", "median"], rows,
+                    f"{args.threads} threads, best and median of {args.repeats} runs on a 30 s clip")
     return 0
 
 

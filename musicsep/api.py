@@ -32,7 +32,7 @@ Progress = Callable[[int, "int | None"], None]
 
 OUTPUT_BITS = {"wav": {"16": "PCM_16", "24": "PCM_24", "32": "FLOAT"}, "flac": {"16": "PCM_16", "24": "PCM_24"}}
 DEFAULT_BITS = {"wav": "32", "flac": "24"}
-BACKENDS = ("torch",)
+BACKENDS = ("torch", "onnx")  # what runs the U-Net's network: PyTorch, or onnxruntime on its ONNX export
 
 
 class ClippingWarning(UserWarning):
@@ -175,7 +175,8 @@ class Separator:
     options : the method's other options, e.g. ``{"variant": "supervised"}`` for ``"nmf"``.
     device : ``"cpu"``, or ``"cuda"`` for the U-Net.
     two_stems : a source name: write that stem and ``no_<name>`` (everything else) only.
-    backend : ``"torch"``, the only one so far.
+    backend : ``"torch"`` (default) or ``"onnx"``: onnxruntime runs the U-Net's network, exported to
+        ONNX on first use and cached (``musicsep export``); the U-Net only.
     chunk_seconds : length of the overlapping windows long audio is cut into (default: the method's).
     """
 
@@ -187,6 +188,10 @@ class Separator:
         if backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         kwargs = method_options(method, model, wiener, options)
+        if backend != "torch":
+            if method != "unet":
+                raise UserError(f"backend {backend!r} runs the U-Net only, not {method}")
+            kwargs["backend"] = backend
         if device != "cpu":
             if "device" not in base.METHODS[method].options:
                 raise UserError(f"method {method} runs on the CPU only")

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -184,9 +185,37 @@ def _drain(stream, tail: collections.deque) -> None:
             size -= len(tail.popleft())
 
 
-def _ffmpeg_blocks(path: Path, block_frames: int, warn: Warn) -> Iterator[tuple[np.ndarray, int]]:
+def _wav_length_understated(path: Path) -> bool:
+    """A RIFF/WAVE file whose data chunk claims to end before the file does, with no further chunk
+    where it claims to end: the length field lies (e.g. a recorder that never finished its header),
+    and libsndfile would read only the claimed part."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk_id, chunk_size = f.read(4), int.from_bytes(f.read(4), "little")
+            end = pos + 8 + chunk_size + (chunk_size & 1)
+            if chunk_id == b"data":
+                if end >= size:
+                    return False
+                f.seek(end)
+                following = f.read(8)
+                is_chunk = (len(following) == 8 and all(32 <= b < 127 for b in following[:4])
+                            and end + 8 + int.from_bytes(following[4:], "little") <= size)
+                return not is_chunk
+            pos = end
+    return False
+
+
+def _ffmpeg_blocks(path: Path, block_frames: int, warn: Warn,
+                   ignore_length: bool = False) -> Iterator[tuple[np.ndarray, int]]:
     info = _probe(path)
-    cmd = [_ffmpeg_binary("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
+    cmd = [_ffmpeg_binary("ffmpeg"), "-v", "error", "-nostdin", *(("-ignore_length", "1") if ignore_length else ()),
+           "-i", str(path), "-map", "0:a:0",
            "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     frame_bytes = 4 * info.channels
     tail: collections.deque[bytes] = collections.deque()
@@ -237,6 +266,8 @@ def iter_audio_blocks(path: str | os.PathLike, block_seconds: float = BLOCK_SECO
         with sf.SoundFile(str(path)):
             pass
         reader = _soundfile_blocks
+        if _wav_length_understated(path):  # ffmpeg can be told to read on to the end of the file
+            reader = functools.partial(_ffmpeg_blocks, ignore_length=True)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         reader = _ffmpeg_blocks
     resampler = None

@@ -1,4 +1,4 @@
-"""The ``musicsep`` command: separate, evaluate, compare, synth, train.
+"""The ``musicsep`` command: separate, evaluate, compare, synth, train, export, web.
 
 Bad input or usage prints one line ``error: ...`` on stderr and exits with status 2; nothing is
 half-written and no input is ever overwritten.
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace stems left by an earlier run")
     p.add_argument("--chunk-seconds", type=CHUNK_SECONDS,
                    help="length of the overlapping windows, 1 to 3600 (default: the method's)")
+    p.add_argument("--backend", default="torch", choices=("torch", "onnx"),
+                   help="what runs the U-Net's network: torch (default) or onnxruntime (its ONNX export, cached)")
     add_ray_options(p, "one task per song; songs already separated are skipped")
     p.set_defaults(func=cmd_separate)
 
@@ -75,6 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="valid and test draw held-out instruments and voices half the time; train never does")
     p.add_argument("--jobs", type=JOBS, default=2)
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("export", help="export the U-Net's network as ONNX (for onnxruntime, the browser, phones)",
+                       description="Write the U-Net's network (magnitudes in, masks out) as an ONNX model with "
+                                   "its STFT settings and config in the model's metadata.")
+    p.add_argument("--format", default="onnx", choices=("onnx",), help="default: onnx")
+    p.add_argument("-o", "--out", metavar="FILE", help="default: the model's name with .onnx, in this folder")
+    p.add_argument("--model", metavar="PATH", help="U-Net checkpoint (default: best_model.pth)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("web", help="serve the page that separates in your browser (nothing is uploaded)",
+                       description="Serve the in-browser separation page: the song is decoded and separated "
+                                   "by the browser (onnxruntime-web); this server only sends the page and the model.")
+    p.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
+    p.add_argument("--model", metavar="PATH", help="U-Net checkpoint or exported .onnx (default: best_model.pth)")
+    p.set_defaults(func=cmd_web)
 
     # Only listed here: main() hands everything after "train" to musicsep.train's own parser.
     sub.add_parser("train", help="train the U-Net (see musicsep train --help)", add_help=False)
@@ -165,7 +184,7 @@ def separate_on_ray(args, files: list[Path], options: dict) -> int:
 
     summary = separate_catalog(
         files, args.out, dict(method=args.method, options=options, two_stems=args.two_stems,
-                              chunk_seconds=args.chunk_seconds),
+                              chunk_seconds=args.chunk_seconds, backend=args.backend),
         address=args.ray or None, num_cpus_per_task=args.ray_cpus_per_task, format=args.format, bits=args.bits,
         overwrite=args.overwrite, log=print)
     print(summary.table())
@@ -196,9 +215,12 @@ def cmd_separate(args) -> int:
     options = method_options(args.method, args)
     files = collect_inputs(args.inputs)
     out_root = Path(args.out)
+    if args.backend != "torch" and args.method != "unet":
+        raise UserError(f"--backend {args.backend} runs the U-Net only; leave it out for -m {args.method}")
     if args.ray is not None:
         return separate_on_ray(args, files, options)
-    separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds)
+    separator = Separator(args.method, options=options, two_stems=args.two_stems, chunk_seconds=args.chunk_seconds,
+                          backend=args.backend)
     for path in files:  # every output is checked before the first file is separated
         separator.check_outputs(path, out_root, args.format, args.overwrite, inputs=files)
     for path in files:
@@ -279,6 +301,33 @@ def cmd_synth(args) -> int:
     paths = generate_dataset(Path(args.out), args.tracks, args.seconds, args.seed, args.split, jobs=args.jobs)
     print(f"wrote {len(paths)} songs to {Path(args.out) / args.split}")
     return 0
+
+
+def cmd_export(args) -> int:
+    from musicsep.export import ONNX_OPSET, export_onnx
+    from musicsep.separators.unet import DEFAULT_MODEL_PATH
+
+    model = Path(args.model) if args.model else DEFAULT_MODEL_PATH
+    out = Path(args.out) if args.out else Path(model.with_suffix(".onnx").name)
+    if out.exists() and out.resolve() == model.resolve():
+        raise UserError(f"output {out} would overwrite the model; choose another -o")
+    if out.is_dir():
+        raise UserError(f"output {out} is a folder; give a file name")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} already exists; use --overwrite to replace it or -o for another file")
+    if not out.parent.is_dir():
+        raise UserError(f"output folder {out.parent} does not exist")
+    export_onnx(model, out)
+    print(f"{model} -> {out} (ONNX, opset {ONNX_OPSET})")
+    return 0
+
+
+def cmd_web(args) -> int:
+    from musicsep.web.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, got {args.port}")
+    return serve(args.host, args.port, args.model)
 
 
 def run_train(argv: Sequence[str]) -> int:

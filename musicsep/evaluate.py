@@ -130,6 +130,15 @@ class Report:
             "per_track": self.per_track,
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Report":
+        """The report a :meth:`to_json` output was written from (``None`` scores read back as NaN)."""
+        nan = lambda v: float("nan") if v is None else v  # noqa: E731
+        per_track = {m: {t: {s: {k: nan(v) for k, v in metrics.items()} for s, metrics in stems.items()}
+                         for t, stems in tracks.items()} for m, tracks in data["per_track"].items()}
+        timing = {m: {k: nan(v) for k, v in t.items()} for m, t in data.get("timing", {}).items()}
+        return cls(tracks=list(data["tracks"]), per_track=per_track, timing=timing)
+
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -187,6 +196,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss() -> bool:
+    """Start a new peak-memory measurement in this process; False where the system cannot.
+
+    Linux resets the peak (VmHWM) to the current resident size when ``5`` is written to
+    ``/proc/self/clear_refs``; the peak read after a method has run is then that method's.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A method under a label, with separator options: ``MethodSpec("nmf-supervised", "nmf", (("variant", "supervised"),))``."""
@@ -222,11 +244,13 @@ def run_separator(separator, mixture: np.ndarray, targets: dict[str, np.ndarray]
 
 def _track_job(spec: MethodSpec, mixture: np.ndarray, targets: dict[str, np.ndarray], rate: int,
                with_mir_eval: bool = False):
+    measured = reset_peak_rss()
     separator = build_separator(spec)
     start = time.perf_counter()
     estimates = run_separator(separator, mixture, targets, rate)
     wall = time.perf_counter() - start
-    return score_track(targets, estimates, rate, with_mir_eval), wall
+    peak = peak_rss_mb() if measured else float("nan")  # before scoring: museval's memory is not the method's
+    return score_track(targets, estimates, rate, with_mir_eval), wall, peak
 
 
 def _single_thread_worker() -> None:
@@ -241,7 +265,11 @@ def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs:
     or the tasks go to ``pool`` (a :class:`musicsep.distributed.RayPool`: one task per method and track).
 
     Timing here is the separation wall time; with ``jobs > 1`` or a pool the tasks disturb each other
-    (``musicsep compare`` times each method alone in a fresh process).
+    (``musicsep compare`` times each method alone in a fresh process). Peak memory is measured per
+    method: the peak resident size of the process that separated, from the start of each of the
+    method's tracks (model loading included) to its end, the largest over tracks. It includes what
+    the process held before (interpreter, libraries, other methods' models already loaded); NaN
+    where the system cannot restart the measurement (not Linux).
     """
     if not tracks:
         raise UserError("no tracks to evaluate")
@@ -292,12 +320,14 @@ def evaluate(methods: Sequence[str | MethodSpec], tracks: Sequence[Track], jobs:
             pool.shutdown()
     for spec in specs:
         report.per_track[spec.label] = {}
+        peaks = []
         for track in tracks:
-            scores, wall = results[spec.label, track.name]
+            scores, wall, peak = results[spec.label, track.name]
             report.per_track[spec.label][track.name] = scores
             walls[spec.label] += wall
+            peaks.append(peak)
         report.timing[spec.label] = {"realtime_factor": seconds / max(walls[spec.label], 1e-9),
-                                     "peak_rss_mb": peak_rss_mb()}
+                                     "peak_rss_mb": max(peaks)}
     return report
 
 

@@ -174,7 +174,7 @@ def wiener(mix_spec: np.ndarray, magnitudes: np.ndarray, iterations: int = 1, po
 
 
 def _wiener_general(mix_spec: np.ndarray, magnitudes: np.ndarray, iterations: int, power: float) -> np.ndarray:
-    """:func:`wiener` for any channel count, with batched ``(channels x channels)`` matrices."""
+    """:func:`wiener` for any channel count, with batched tensors (the reference for the stereo path)."""
     x = torch.from_numpy(np.ascontiguousarray(mix_spec)).to(torch.complex64)  # (C, F, T)
     mags = torch.from_numpy(np.ascontiguousarray(magnitudes, dtype=np.float32))
     weights = mags.pow(power)

@@ -52,6 +52,7 @@ import torch
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.data.augment import default_augmentation, input_length, mix
+from musicsep.arguments import SEED, number
 from musicsep.errors import UserError
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
                                       read_checkpoint, save_checkpoint, write_checkpoint)
@@ -269,34 +270,34 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav) rather than stems")
     data.add_argument("--synthetic", metavar="DIR", nargs="+",
                       help="synthetic folder(s) (DIR/train/<track>/*.wav); several are pooled")
-    data.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of tracks (non-MUSDB)")
+    data.add_argument("--val-fraction", type=number(float, 0.0, 0.9), default=0.1, help="held-out share of tracks (non-MUSDB)")
     data.add_argument("--valid", metavar="DIR", default=None,
                       help="validate on every song of DIR/valid instead (synthetic layout); all train tracks train")
-    data.add_argument("--max-tracks", type=int, default=None, help="use only the first N tracks (debugging)")
+    data.add_argument("--max-tracks", type=number(int, 1, 100_000), default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=100)
-    t.add_argument("--minutes", type=float, default=None, help="wall-time budget in minutes (keeps the best)")
-    t.add_argument("--batch-size", type=int, default=6)
-    t.add_argument("--seq-seconds", type=float, default=3.0, help="excerpt length")
-    t.add_argument("--samples-per-track", type=int, default=2, help="excerpts per track per epoch")
-    t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--mse-weight", type=float, default=1.0)
-    t.add_argument("--sc-weight", type=float, default=1.0)
-    t.add_argument("--remix-proba", type=float, default=0.5, help="chance a batch is remixed across songs")
-    t.add_argument("--eq-db", type=float, default=9.0, help="random EQ range per stem in dB (0 = off)")
-    t.add_argument("--repitch", type=float, default=2.0, metavar="SEMITONES",
+    t.add_argument("--epochs", type=number(int, 1, 100_000), default=100)
+    t.add_argument("--minutes", type=number(float, 0.0, 1e6, low_open=True), default=None, help="wall-time budget in minutes (keeps the best)")
+    t.add_argument("--batch-size", type=number(int, 1, 4096), default=6)
+    t.add_argument("--seq-seconds", type=number(float, 0.1, 600.0), default=3.0, help="excerpt length")
+    t.add_argument("--samples-per-track", type=number(int, 1, 10_000), default=2, help="excerpts per track per epoch")
+    t.add_argument("--lr", type=number(float, 0.0, 10.0, low_open=True), default=3e-3)
+    t.add_argument("--weight-decay", type=number(float, 0.0, 10.0), default=0.0)
+    t.add_argument("--mse-weight", type=number(float, 0.0, 1e6), default=1.0)
+    t.add_argument("--sc-weight", type=number(float, 0.0, 1e6), default=1.0)
+    t.add_argument("--remix-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a batch is remixed across songs")
+    t.add_argument("--eq-db", type=number(float, 0.0, 40.0), default=9.0, help="random EQ range per stem in dB (0 = off)")
+    t.add_argument("--repitch", type=number(float, 0.0, 12.0), default=2.0, metavar="SEMITONES",
                    help="speed/pitch change per stem up to +-SEMITONES (0 = off)")
-    t.add_argument("--repitch-proba", type=float, default=0.5, help="chance a stem is repitched")
+    t.add_argument("--repitch-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a stem is repitched")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--val-seconds", type=float, default=10.0, help="validation excerpt per held-out track")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-seconds", type=number(float, 0.5, 600.0), default=10.0, help="validation excerpt per held-out track")
+    t.add_argument("--seed", type=SEED, default=0)
     m = p.add_argument_group("model")
-    m.add_argument("--channels", type=int, nargs="+", default=DEFAULT_CONFIG["channels"])
-    m.add_argument("--max-bin", type=int, default=DEFAULT_CONFIG["max_bin"])
-    m.add_argument("--n-fft", type=int, default=DEFAULT_CONFIG["n_fft"])
-    m.add_argument("--hop-length", type=int, default=DEFAULT_CONFIG["hop_length"])
-    m.add_argument("--patch", type=int, nargs=2, default=DEFAULT_CONFIG["patch"])
+    m.add_argument("--channels", type=number(int, 1, 4096), nargs="+", default=DEFAULT_CONFIG["channels"])
+    m.add_argument("--max-bin", type=number(int, 8, 65536), default=DEFAULT_CONFIG["max_bin"])
+    m.add_argument("--n-fft", type=number(int, 64, 65536), default=DEFAULT_CONFIG["n_fft"])
+    m.add_argument("--hop-length", type=number(int, 16, 65536), default=DEFAULT_CONFIG["hop_length"])
+    m.add_argument("--patch", type=number(int, 1, 64), nargs=2, default=DEFAULT_CONFIG["patch"])
     o = p.add_argument_group("output")
     o.add_argument("--out", default="best_model.pth", help="where the best model goes")
     o.add_argument("--run-dir", default="runs/unet", help="checkpoints and logs (last.pth, best.pth)")
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--bf16", action="store_true",
                    help="run the network under bfloat16 autocast while training (about 1.7x faster on CPUs with "
                         "AVX-512 BF16; inference stays float32)")
-    o.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    o.add_argument("--threads", type=number(int, 0, 1024), default=0, help="torch CPU threads (0 = torch's default)")
     o.add_argument("--no-wiener-search", action="store_true", help="skip choosing Wiener iterations at the end")
     return p
 

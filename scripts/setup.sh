@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont + the Hydrogen drum kits:
 # the synthetic songs;
-# chromium: the browser end-to-end test of the web page.
+# chromium: the browser end-to-end tests of the web pages.
 APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm hydrogen-drumkits chromium"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -17,6 +17,14 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# Node.js and npm: npm installs onnxruntime-web (pinned in musicsep/web/package-lock.json) for the
+# in-browser page; apt only when npm is missing (a Node.js from elsewhere is kept).
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+(cd musicsep/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

@@ -114,6 +114,13 @@ def test_separate_upload_karaoke_and_resampled_mono(song, bandpass):
     assert result.sample_rate == 22050 and result.channels == 1
     vocals, rate = sf.read(io.BytesIO(result.stems[0].wav))
     assert rate == SAMPLE_RATE and vocals.shape == (len(mono_22k) * 2, 2)
+    # the accompaniment is the other three stems of the same song mixed together
+    four = webapp.separate_upload(wav_file(mono_22k, 22050), "x.wav", bandpass, pictures=False)
+    stems = {s.name: sf.read(io.BytesIO(s.wav))[0] for s in four.stems}
+    no_vocals, _ = sf.read(io.BytesIO(result.stems[1].wav))
+    np.testing.assert_allclose(vocals, stems["vocals"], atol=1e-4)
+    np.testing.assert_allclose(no_vocals, stems["drums"] + stems["bass"] + stems["other"], atol=2e-4)
+    assert np.abs(no_vocals).max() > 0.05  # not silence
 
 
 def test_method_failure_names_the_method(song):
@@ -323,3 +330,41 @@ def test_stall_limit_from_environment():
     for bad in ("0", "-1", "nan", "soon"):
         with pytest.raises(UserError, match=webapp.STALL_SECONDS_ENV):
             webapp.stall_seconds({webapp.STALL_SECONDS_ENV: bad})
+
+
+@pytest.mark.parametrize("failure,message", [
+    (MemoryError, "The server ran out of memory on this song"),
+    (RuntimeError("boom"), "Something went wrong while separating this file"),
+])
+def test_separation_failures_are_messages_on_the_page(monkeypatch, song, failure, message):
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(webapp, "separate_upload", fail)
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    at.file_uploader(key="upload").upload("a.wav", wav_file(song), "audio/wav").run()
+    at.button(key="separate").click().run()
+    assert not at.exception and message in at.error[0].value
+    assert "boom" not in at.error[0].value and "Traceback" not in at.error[0].value
+    at.run()  # the message stays on later reruns; nothing is retried behind the user's back
+    assert message in at.error[0].value
+
+
+def test_only_the_last_results_are_kept(monkeypatch, song):
+    """RESULTS_KEPT (3) results per session: a fourth separation evicts the oldest one."""
+    calls = []
+    real = webapp.separate_upload
+    monkeypatch.setattr(webapp, "separate_upload", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    uploads = [wav_file(song * gain) for gain in (1.0, 0.9, 0.8, 0.7)]
+    for i, data in enumerate(uploads):
+        at.file_uploader(key="upload").upload(f"song{i}.wav", data, "audio/wav").run()
+        at.button(key="separate").click().run()
+        assert not at.exception and len(at.get("audio")) == 4
+    assert len(at.session_state["outcomes"]) == 3
+    at.file_uploader(key="upload").upload("song1.wav", uploads[1], "audio/wav").run()  # still kept
+    assert len(at.get("audio")) == 4 and len(calls) == 4
+    at.file_uploader(key="upload").upload("song0.wav", uploads[0], "audio/wav").run()  # evicted
+    assert len(at.get("audio")) == 0 and at.button(key="separate")

@@ -70,10 +70,17 @@ def test_channels_mono_and_surround():
 
 
 def test_blocks_join_to_whole_file(tmp_path):
-    write_audio(tmp_path / "a.wav", tone(2.5, sr=48000), 48000, subtype="FLOAT")
+    # at 44.1 kHz the blocks are the file's samples exactly
+    write_audio(tmp_path / "a.wav", tone(2.5), 44100, subtype="FLOAT")
     blocks = list(iter_audio_blocks(tmp_path / "a.wav", block_seconds=0.3))
     assert len(blocks) > 5
-    assert np.allclose(np.concatenate(blocks), read_audio(tmp_path / "a.wav"), atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate(blocks), sf.read(tmp_path / "a.wav", dtype="float32")[0])
+    # resampled block by block from 48 kHz: the same tone at 44.1 kHz, no seam between blocks
+    write_audio(tmp_path / "b.wav", tone(2.5, sr=48000), 48000, subtype="FLOAT")
+    joined = np.concatenate(list(iter_audio_blocks(tmp_path / "b.wav", block_seconds=0.3)))
+    assert abs(len(joined) - int(2.5 * 44100)) <= 1
+    inner = slice(2000, int(2.5 * 44100) - 2000)  # away from the file's ends (the resampler's edges)
+    np.testing.assert_allclose(joined[inner], tone(2.5)[inner], atol=2e-3)
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt "])

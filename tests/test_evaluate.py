@@ -1,11 +1,14 @@
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from musicsep import SOURCES
 from musicsep.data.musdb import EXCERPT_NAME, Track, load_tracks
-from musicsep.evaluate import Report, evaluate, global_sdr, score_track, write_report
+from musicsep.evaluate import MethodSpec, Report, evaluate, global_sdr, score_track, write_report
+from musicsep.separators.base import REFERENCE_METHODS, BaseSeparator, MethodInfo
 from musicsep.errors import UserError
 
 
@@ -83,3 +86,36 @@ def test_missing_stem_file_is_named(tmp_path, stems, mixture):
         sf.write(song / f"{s}.wav", stems[s], 44100)
     with pytest.raises(UserError, match="vocals.wav"):
         load_tracks(tmp_path, is_wav=True)
+
+
+class Hungry(BaseSeparator):
+    """Holds 300 MB while it separates."""
+
+    sources = SOURCES
+
+    def separate(self, mixture, sample_rate):
+        held = np.ones(300 * 2**20 // 8)
+        return {s: mixture / 4 + float(held[0] - 1) for s in SOURCES}
+
+
+class Sleepy(BaseSeparator):
+    """Takes half a second of wall time per call, whatever the input."""
+
+    sources = SOURCES
+
+    def separate(self, mixture, sample_rate):
+        time.sleep(0.5)
+        return {s: mixture / 4 for s in SOURCES}
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="per-method peaks need Linux")
+def test_timing_and_peak_memory_are_per_method(monkeypatch, stems, mixture):
+    monkeypatch.setitem(REFERENCE_METHODS, "hungry", MethodInfo("test_evaluate:Hungry", "holds 300 MB"))
+    monkeypatch.setitem(REFERENCE_METHODS, "sleepy", MethodInfo("test_evaluate:Sleepy", "sleeps"))
+    one_second = {s: v[:44100] for s, v in stems.items()}
+    track = Track("synthetic", lambda: (mixture[:44100], one_second))
+    report = evaluate([MethodSpec("hungry", "hungry"), MethodSpec("sleepy", "sleepy")], [track])
+    # the hungry method ran first and its 300 MB are gone: the next method's peak does not carry them
+    assert report.timing["hungry"]["peak_rss_mb"] > report.timing["sleepy"]["peak_rss_mb"] + 250, report.timing
+    # one second of audio in half a second and a little (a lot on a busy machine): at most twice real time
+    assert 1.0 < report.timing["sleepy"]["realtime_factor"] <= 2.0, report.timing

@@ -279,7 +279,19 @@ def test_train_help_and_options_reach_the_trainer():
     assert result.returncode == 0, result.stderr
     assert "usage: musicsep train" in result.stdout and "--epochs" in result.stdout and "--resume" in result.stdout
     # Parsed by the trainer's own parser (not "unrecognized arguments"), in one line.
-    assert_one_line_error(run_cli("train", "--epochs", "many"), "argument --epochs: invalid int value")
+    assert_one_line_error(run_cli("train", "--epochs", "many"), "argument --epochs: 'many' is not a whole number")
+
+
+@pytest.mark.parametrize("option,value", [("--epochs", "-5"), ("--lr", "nan"), ("--minutes", "inf"),
+                                          ("--batch-size", "0"), ("--seq-seconds", "1e300"), ("--remix-proba", "2"),
+                                          ("--val-seconds", "-1"), ("--threads", "-2"), ("--n-fft", "1e3")])
+def test_train_numbers_are_checked_at_parse_time(option, value, capsys):
+    from musicsep.train import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--synthetic", "data", option, value])
+    assert exc.value.code == 2
+    assert f"argument {option}:" in capsys.readouterr().err
 
 
 # --- 9. 5.1 down-mix -----------------------------------------------------------------------------

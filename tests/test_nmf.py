@@ -148,6 +148,12 @@ def test_registered_and_chunked(mixture):
     long = np.tile(mixture, (2, 1))  # two 1.5 s chunks with 0.5 s overlap
     out = separate(sep, long, SR, chunk_seconds=1.5, overlap_seconds=0.5)
     _assert_sums_to(out, long)
+    # before the first cross-fade the stems are the first chunk's own; then they are faded into the next
+    chunk, hop = int(1.5 * SR), int(1.0 * SR)
+    first = sep.separate(long[:chunk], SR)
+    for s in SOURCES:
+        np.testing.assert_allclose(out[s][:hop], first[s][:hop], atol=1e-6)
+        assert not np.allclose(out[s][hop:chunk], first[s][hop:chunk], atol=1e-4)
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped NMF model yet")

@@ -87,12 +87,11 @@ def test_wav_header_lies_about_length(tmp_path, music, claimed):
     pos = raw.index(b"data") + 4
     raw[pos:pos + 4] = struct.pack("<I", claimed)
     path.write_bytes(bytes(raw))
+    # whether the header claims too little or too much, every sample in the file is read, no more
+    assert len(read_audio(path)) == len(music)
     result = run_cli("separate", path, "-o", tmp_path / "out", "-m", "bandpass")
-    if result.returncode == 0:
-        frames = sf.info(tmp_path / "out" / "liar" / "bass.wav").frames
-        assert 0 < frames <= len(music)
-    else:
-        assert_clean_error(result)
+    assert result.returncode == 0, result.stderr
+    assert sf.info(tmp_path / "out" / "liar" / "bass.wav").frames == len(music)
 
 
 def test_unusual_file_name(tmp_path, music):

@@ -20,10 +20,26 @@ def test_bandpass_shapes_dtype_and_exact_sum(mixture):
     assert np.allclose(sum(stems.values()), mixture, atol=1e-6)
 
 
-def test_bandpass_routes_bands_to_their_stems(stems, mixture):
+def band_stems(seconds: float = 2.0, sr: int = 44100) -> dict[str, np.ndarray]:
+    """One stem per band the filters know: hiss bursts above 6 kHz, a 60 Hz sine, an 800 Hz tone in
+    the middle of the stereo image and one in its sides (L = -R), which only the residual keeps."""
+    from scipy import signal
+
+    t = np.arange(int(seconds * sr)) / sr
+    both = lambda x: np.stack([x, x], axis=1)  # noqa: E731
+    bursts = np.exp(-(t % 0.25) / 0.02) * np.random.default_rng(0).standard_normal(len(t))
+    hiss = signal.sosfiltfilt(signal.butter(8, 6000, "highpass", fs=sr, output="sos"), 0.3 * bursts)
+    side = 0.2 * np.sin(2 * np.pi * 800 * t)
+    return {"drums": both(hiss), "bass": both(0.3 * np.sin(2 * np.pi * 60 * t)),
+            "other": np.stack([side, -side], axis=1), "vocals": both(0.2 * np.sin(2 * np.pi * 800 * t + 1))}
+
+
+def test_bandpass_routes_bands_to_their_stems():
+    stems = band_stems()
+    mixture = sum(stems.values())
     out = BandpassSeparator().separate(mixture, 44100)
-    # The 55 Hz sine is mostly in bass; better than handing every stem a quarter of the mix.
-    assert global_sdr(stems["bass"], out["bass"]) > global_sdr(stems["bass"], mixture / 4) + 3
+    for s in SOURCES:  # measured: drums 16, bass 28, other 31, vocals 35 dB
+        assert global_sdr(stems[s], out[s]) > 12, s
 
 
 @pytest.mark.parametrize("n", [1, 7, 100])

@@ -13,7 +13,8 @@ import torch
 from musicsep import SOURCES
 from musicsep.data import augment
 from musicsep.errors import UserError
-from musicsep.separators.unet import UNet, UNetSeparator, load_model, save_checkpoint
+from musicsep.separators.unet import EXTEND_BINS, UNet, UNetSeparator, load_model, save_checkpoint
+from musicsep.spectral import istft, stft, wiener
 from musicsep.train import compute_loss, main as train_main
 
 SR = 44100
@@ -60,6 +61,18 @@ def test_mask_shapes_range_and_sum():
     torch.testing.assert_close(masks.sum(1), torch.ones(2, 2, 513, 37), atol=1e-5, rtol=0)
 
 
+def masked_stems(model: UNet, mixture: np.ndarray, wiener_iterations: int) -> np.ndarray:
+    """The separator's output computed from its parts: the network's masks on |STFT|, the top bins
+    taking the mean mask of the highest modelled ones, an optional Wiener filter, the inverse STFT."""
+    spec = stft(mixture, model.n_fft, model.hop_length)
+    with torch.no_grad():
+        masks = model(torch.from_numpy(np.abs(spec[:, :model.max_bin]))[None])[0].numpy()
+    top = masks[:, :, -EXTEND_BINS:].mean(axis=2, keepdims=True)
+    full = np.concatenate([masks, np.repeat(top, spec.shape[1] - model.max_bin, axis=2)], axis=2)
+    estimates = wiener(spec, full * np.abs(spec), wiener_iterations, power=1.0) if wiener_iterations else full * spec
+    return istft(estimates, len(mixture), model.n_fft, model.hop_length)
+
+
 @pytest.mark.parametrize("wiener_iterations", [0, 1])
 def test_separate_contract(wiener_iterations):
     sep = UNetSeparator(model=tiny_model(), wiener_iterations=wiener_iterations)
@@ -69,6 +82,9 @@ def test_separate_contract(wiener_iterations):
     for stem in out.values():
         assert stem.shape == mixture.shape and stem.dtype == np.float32
     np.testing.assert_allclose(sum(out.values()), mixture, atol=1e-4)
+    # each stem is its own mask (Wiener-refined or not) applied to the mixture, in the model's order
+    for name, stem in zip(SOURCES, masked_stems(sep.model, mixture, wiener_iterations)):
+        np.testing.assert_allclose(out[name], stem, atol=2e-4, err_msg=name)
     mono = sep.separate(mixture[:, :1], SR)
     assert all(v.shape == (len(mixture), 1) for v in mono.values())
     short = sep.separate(mixture[:100], SR)
@@ -108,10 +124,11 @@ def test_checkpoint_round_trip(tmp_path):
     b = sep.separate(mixture, SR)
     for s in SOURCES:
         np.testing.assert_allclose(a[s], b[s], atol=2e-4)
-    # bfloat16 convolutions: the same stems within a small error (about -40 dB)
+    # bfloat16 convolutions: the same stems within a small error (-38 dB measured for this untrained
+    # model; the shipped one: tests/test_shipped_models.py)
     c = UNetSeparator(model_path=path, bfloat16=True).separate(mixture, SR)
     for s in SOURCES:
-        assert np.sum((c[s] - b[s]) ** 2) < 1e-3 * np.sum(b[s] ** 2) + 1e-9
+        assert np.sum((c[s] - b[s]) ** 2) < 2.5e-4 * np.sum(b[s] ** 2) + 1e-9
 
 
 class _Evil:
@@ -189,6 +206,10 @@ def test_augmentations_keep_mixture_equal_to_sum(piece):
     torch.testing.assert_close(new_mix, new_stems.sum(1))
     if isinstance(piece, (augment.Shift, augment.Compose, augment.Repitch)):
         assert new_stems.shape[-1] < stems.shape[-1]
+        if isinstance(piece, augment.Shift):
+            assert new_stems.shape[-1] == stems.shape[-1] - 100
+        if isinstance(piece, augment.Repitch):
+            assert new_stems.shape[-1] == piece.output_length(stems.shape[-1])
         if isinstance(piece, augment.Compose):  # input_length says how much to draw for a wanted length
             longer = torch.randn(3, 4, 2, augment.input_length(piece, 1000))
             assert piece(augment.mix(longer), longer, torch.Generator().manual_seed(2))[1].shape[-1] == 1000

@@ -18,7 +18,7 @@ Choices, and why:
 
 - **STFT 4096 / 1024** rather than 2048 / 512: a quarter of the spectrogram pixels for the same
   audio, so four times the speed at a given width; 10.8 Hz bins still resolve bass harmonics, and
-  the oracle ideal ratio mask at this size scores 9 dB on the real MUSDB excerpt (FINDINGS.md).
+  the oracle ideal ratio mask at this size scores 8.0 dB on the real MUSDB excerpt (docs/compare_excerpt.json).
 - **Bins up to 16.5 kHz** (1536 = 24 x 64, so the patch and four halvings divide it): above that
   there is little energy and almost no SDR at stake; those bins copy the mean mask of the top of
   the modelled band.
@@ -328,18 +328,38 @@ def _cpu_has_bfloat16() -> bool:
         return False
 
 
+BACKENDS = ("torch", "onnx")
+
+
+class TorchNetwork:
+    """Runs the torch module: magnitudes ``(1, channels, max_bin, frames)`` -> float32 CPU masks."""
+
+    def __init__(self, model: UNet, device: torch.device, bfloat16: bool):
+        self.model, self.device, self.bfloat16 = model, device, bfloat16
+
+    @torch.inference_mode()
+    def __call__(self, magnitude: torch.Tensor) -> torch.Tensor:
+        self.model.eval()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
+            return self.model(magnitude.to(self.device)).float().cpu()
+
+
 class UNetSeparator(MaskingSeparator):
     """The trained U-Net behind the separator contract (see :mod:`musicsep.separators.masking`).
 
     Parameters
     ----------
     model_path : checkpoint file; default the shipped ``best_model.pth`` (see :func:`shipped_model`).
+        With ``backend="onnx"`` also an exported ``.onnx`` file (``musicsep export``).
     device : ``"cpu"`` or ``"cuda"`` (the STFT and Wiener filter run on the CPU either way).
     wiener_iterations : multichannel Wiener filter iterations after the masks; 0 = raw masks.
         ``None`` (default) uses the number stored in the checkpoint, chosen on the validation split.
     bfloat16 : run the network's convolutions in bfloat16 (softmax and everything after in float32).
         ``None`` (default): on a CPU with native bfloat16 arithmetic (AVX-512 BF16 or AMX), for a
-        loaded model; never for a live (training) model.
+        loaded model; never for a live (training) model. Torch backend only.
+    backend : what runs the network: ``"torch"`` (default), or ``"onnx"``: onnxruntime on the CPU,
+        with the checkpoint's ONNX export (made on first use and cached, :func:`musicsep.export.cached_onnx`).
+        Everything around the network (STFT, masks, Wiener, inverse STFT, chunking) is the same code.
     """
 
     chunk_seconds = 20.0  # preferred chunking for musicsep.inference: peak memory ~0.75 GB whatever the length
@@ -349,26 +369,61 @@ class UNetSeparator(MaskingSeparator):
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  wiener_iterations: int | None = None, model: UNet | None = None,
-                 bfloat16: bool | None = None):
+                 bfloat16: bool | None = None, backend: str = "torch"):
+        if backend not in BACKENDS:
+            raise UserError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise UserError("device cuda asked for, but torch sees no CUDA GPU")
         self.device = torch.device(device)
-        if model is not None:  # a live model (training's validation): used as is, never fused
-            self.model, self.checkpoint = model, {}
+        self.backend = backend
+        path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
+        if backend == "onnx":
+            self.network, config, self.checkpoint = self._onnx_network(path, model)
+            self.model = None
         else:
-            path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
-            self.model, self.checkpoint = load_model(path, self.device)
-            self.model.fuse()
+            if path.suffix.lower() == ".onnx" and model is None:
+                raise UserError(f"{path} is an ONNX model: run it with the onnx backend")
+            if model is not None:  # a live model (training's validation): used as is, never fused
+                self.model, self.checkpoint = model, {}
+            else:
+                self.model, self.checkpoint = load_model(path, self.device)
+                self.model.fuse()
+            config = self.model.config()
+            if bfloat16 is None:
+                bfloat16 = model is None and self.device.type == "cpu" and _cpu_has_bfloat16()
+            self.network = TorchNetwork(self.model, self.device, bool(bfloat16))
         if wiener_iterations is None:
             wiener_iterations = int(self.checkpoint.get("wiener_iterations", 0))
         if wiener_iterations < 0:
             raise UserError("wiener_iterations must be 0 or more")
         self.wiener_iterations = int(wiener_iterations)
-        if bfloat16 is None:
-            bfloat16 = model is None and self.device.type == "cpu" and _cpu_has_bfloat16()
-        self.bfloat16 = bool(bfloat16)
-        self.sources: tuple[str, ...] = tuple(self.model.sources)
-        self.n_fft, self.hop_length = self.model.n_fft, self.model.hop_length
+        self.sources: tuple[str, ...] = tuple(config["sources"])
+        self.n_fft, self.hop_length = int(config["n_fft"]), int(config["hop_length"])
+        self.max_bin = int(config["max_bin"])
+
+    @property
+    def bfloat16(self) -> bool:
+        """Whether the network's convolutions run in bfloat16 (settable; the onnx backend: never)."""
+        return isinstance(self.network, TorchNetwork) and self.network.bfloat16
+
+    @bfloat16.setter
+    def bfloat16(self, value: bool) -> None:
+        if isinstance(self.network, TorchNetwork):
+            self.network.bfloat16 = bool(value)
+
+    def _onnx_network(self, path: Path, model: UNet | None):
+        """The onnxruntime runner for ``path`` (an .onnx file, or a checkpoint exported to the cache),
+        the network config and the checkpoint facts the separator uses, from the ONNX metadata."""
+        from musicsep.export import OnnxNetwork, cached_onnx
+
+        if model is not None:
+            raise UserError("a live (training) model runs on the torch backend only")
+        if self.device.type != "cpu":
+            raise UserError("the onnx backend runs on the CPU; use --backend torch for a GPU")
+        # as many threads as torch uses (its default: the machine's cores), so both backends compare fairly
+        network = OnnxNetwork(path if path.suffix.lower() == ".onnx" else cached_onnx(path), torch.get_num_threads())
+        meta = network.metadata
+        return network, meta["config"], {"wiener_iterations": meta["wiener_iterations"]}
 
     def stft_size(self) -> tuple[int, int]:
         return self.n_fft, self.hop_length
@@ -380,11 +435,9 @@ class UNetSeparator(MaskingSeparator):
     def mask_spectrogram(self, mixture: np.ndarray, spec: np.ndarray, sample_rate: int) -> "NetworkMasks":
         """The network's masks of the modelled bins ``(sources, channels, max_bin, frames)`` and, for the
         bins above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
-        self.model.eval()
-        fm = self.model.max_bin
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
-            magnitudes = torch.from_numpy(np.ascontiguousarray(spec[:, :fm])).abs().to(self.device)
-            masks = self.model(magnitudes[None])[0].float().cpu()
+        fm = self.max_bin
+        magnitudes = torch.from_numpy(np.ascontiguousarray(spec[:, :fm])).abs()
+        masks = self.network(magnitudes[None])[0]  # torch (or onnxruntime): float32 CPU masks
         return NetworkMasks(masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True))
 
     def separate(self, mixture: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
@@ -440,6 +493,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["UNet", "UNetSeparator", "save_checkpoint", "write_checkpoint", "load_model", "read_checkpoint", "build_model",
+__all__ = ["UNet", "UNetSeparator", "BACKENDS", "save_checkpoint", "write_checkpoint", "load_model", "read_checkpoint", "build_model",
            "DEFAULT_MODEL_PATH", "DEFAULT_CONFIG", "count_parameters"]
 

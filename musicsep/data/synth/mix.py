@@ -1,5 +1,6 @@
-"""Per-part effects, per-stem processing (EQ, compression, reverb), stem balance and a shared bus
-compressor whose gain curve multiplies every stem alike, so the mixture stays their exact sum."""
+"""Per-part effects, per-stem processing (EQ, compression, de-essing, reverb), stem balance, a
+shared bus compressor and a mastering limiter whose gain curves multiply every stem alike, so the
+mixture stays their exact sum (the "LimitAug" idea: train on loud, limited mixes as real records are)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ SR = 44100
 STEMS = ("drums", "bass", "other", "vocals")
 # loudness of each stem relative to the vocals (dB, active parts only), roughly MUSDB18's balance
 STEM_LEVEL_DB = {"drums": -1.0, "bass": -3.0, "other": -2.5, "vocals": 0.0}
+# share of songs mastered loud (limiter to -14...-8 LUFS); the rest keep a quieter, unlimited mix
+MASTERED_SHARE = 0.75
 
 
 def pan_stereo(x: np.ndarray, pan: float) -> np.ndarray:
@@ -53,10 +56,21 @@ def stem_chain(stem: str, rng: np.random.Generator, style: str) -> pb.Pedalboard
         fx.append(pb.PeakFilter(cutoff_frequency_hz=float(rng.uniform(2500, 5000)), gain_db=float(rng.uniform(0, 4)), q=0.8))
         fx.append(pb.Compressor(threshold_db=float(rng.uniform(-24, -14)), ratio=float(rng.uniform(2, 5)),
                                 attack_ms=float(rng.uniform(2, 10)), release_ms=float(rng.uniform(60, 200))))
+        colour = rng.random()
+        if colour < 0.06:  # telephone / megaphone voice
+            fx += [pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(300, 600))),
+                   pb.LowpassFilter(cutoff_frequency_hz=float(rng.uniform(2500, 4000))),
+                   pb.Distortion(drive_db=float(rng.uniform(6, 16)))]
+        elif colour < 0.12:  # driven vocal
+            fx += [pb.Distortion(drive_db=float(rng.uniform(8, 20))),
+                   pb.LowpassFilter(cutoff_frequency_hz=float(rng.uniform(6000, 11000)))]
         if rng.random() < 0.35:
             fx.append(pb.Delay(delay_seconds=float(rng.choice([0.25, 0.375, 0.5]) * rng.uniform(0.6, 1.2)),
                                feedback=float(rng.uniform(0.1, 0.35)), mix=float(rng.uniform(0.08, 0.2))))
-        fx.append(pb.Reverb(room_size=float(rng.uniform(0.3, 0.9)), damping=float(rng.uniform(0.2, 0.7)),
+        # a plate-like reverb: small, bright, dense
+        plate = rng.random() < 0.5
+        fx.append(pb.Reverb(room_size=float(rng.uniform(0.3, 0.55) if plate else rng.uniform(0.5, 0.9)),
+                            damping=float(rng.uniform(0.05, 0.25) if plate else rng.uniform(0.2, 0.7)),
                             wet_level=float(rng.uniform(0.08, 0.35)), dry_level=1.0, width=1.0))
     elif stem == "drums":
         fx.append(pb.Compressor(threshold_db=float(rng.uniform(-20, -10)), ratio=float(rng.uniform(2, 4)),
@@ -115,6 +129,60 @@ def bus_gain(mix: np.ndarray, rng: np.random.Generator, strength: float) -> np.n
     return np.interp(np.arange(mix.shape[0]), np.arange(m) * frame + frame / 2, gain)
 
 
+def de_ess(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Tame sibilance: the 5-10 kHz band's envelope above a threshold is compressed (split-band)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, [5000, 10000], btype="bandpass", fs=SR, output="sos")
+    band = sosfiltfilt(sos, x, axis=0)
+    env = np.sqrt(np.convolve(np.mean(band ** 2, axis=1), np.ones(220) / 220, mode="same")) + 1e-9
+    thr = np.percentile(env, float(rng.uniform(85, 95)))
+    gain = np.minimum(1.0, (thr / env) ** 0.6)  # about 2.5:1 above the threshold
+    return x - band * (1 - gain)[:, None]
+
+
+def limiter_gain(mix: np.ndarray, ceiling: float, release_s: float, lookahead: int = 64) -> np.ndarray:
+    """Sample-wise gain of a brick-wall limiter with look-ahead: ``|mix * gain| <= ceiling``.
+
+    The gain needed per block of ``lookahead`` samples is reached at the block's start (look-ahead
+    attack) and recovers exponentially (release); a final sample-wise minimum makes the ceiling
+    exact, so the mastered mixture never exceeds it.
+    """
+    n = mix.shape[0]
+    peak = np.abs(mix).max(axis=1)
+    m = int(np.ceil(n / lookahead))
+    blocks = np.zeros(m * lookahead)
+    blocks[:n] = peak
+    need = np.minimum(1.0, ceiling / np.maximum(blocks.reshape(m, lookahead).max(axis=1), 1e-12))
+    need = np.minimum(need, np.concatenate([need[1:], [1.0]]))  # start reducing one block early
+    rel = float(np.exp(-lookahead / (release_s * SR)))
+    smooth = np.empty(m)
+    g = 1.0
+    for i, target in enumerate(need):
+        g = target if target < g else target + (g - target) * rel
+        smooth[i] = g
+    gain = np.interp(np.arange(n), np.arange(m) * lookahead, smooth)
+    return np.minimum(gain, ceiling / np.maximum(peak, 1e-12))
+
+
+def master_gain(mix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A mastering chain drawn per song: bus gain up to a loudness target of -14...-8 LUFS into a
+    brick-wall limiter. Returns the sample-wise gain (to multiply every stem by, so the mixture
+    stays their exact sum) and the ceiling, in full-scale units after that gain."""
+    import pyloudnorm
+
+    ceiling = float(rng.uniform(0.89, 0.99))
+    target = float(rng.uniform(-14, -8))
+    loud = pyloudnorm.Meter(SR).integrated_loudness(mix)
+    if not np.isfinite(loud):
+        return np.ones(mix.shape[0]), ceiling
+    # the gain that brings the mix to the target if the limiter did nothing; the limiter then
+    # takes the peaks back to the ceiling (integrated loudness ends a little below the target)
+    pre = 10 ** ((target - loud) / 20)
+    gain = pre * limiter_gain(mix * pre, ceiling, float(rng.uniform(0.03, 0.2)))
+    return gain, ceiling
+
+
 def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str) -> dict[str, np.ndarray]:
     """Process, balance, bus-compress and scale the stems; returns float32 stems and mixture."""
     out = {}
@@ -123,6 +191,8 @@ def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str
         if np.abs(x).max() > 0:
             x = x / (np.abs(x).max() + 1e-9)
             x = _run(stem_chain(s, rng, style), x)
+            if s == "vocals" and rng.random() < 0.6:
+                x = de_ess(x, rng)
         out[s] = x
     ref = None
     for s in STEMS:
@@ -137,8 +207,16 @@ def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str
         for s in STEMS:
             out[s] = out[s] * g
         mix = sum(out[s] for s in STEMS)
-    peak = max(np.abs(mix).max(), max(np.abs(out[s]).max() for s in STEMS), 1e-9)
-    scale = float(rng.uniform(0.5, 0.95)) / peak
+    if rng.random() < MASTERED_SHARE:
+        g, ceiling = master_gain(mix, rng)
+        for s in STEMS:
+            out[s] = out[s] * g[:, None]
+        mix = sum(out[s] for s in STEMS)
+        peak = max(np.abs(mix).max(), max(np.abs(out[s]).max() for s in STEMS), 1e-9)
+        scale = min(1.0, ceiling / peak)  # a stem can peak above the limited mix: keep it in range
+    else:
+        peak = max(np.abs(mix).max(), max(np.abs(out[s]).max() for s in STEMS), 1e-9)
+        scale = float(rng.uniform(0.5, 0.95)) / peak
     # quantise each stem to the 16-bit grid: the files are PCM_16 and the mixture, an integer sum of
     # the stems' samples, is then exact however it is read (soundfile, musdb/ffmpeg, float32 or 64)
     res = {s: (np.clip(np.round(out[s] * scale * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)

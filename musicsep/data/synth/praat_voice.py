@@ -122,6 +122,71 @@ def pitch_contour(notes, t: np.ndarray, singer, rng: np.random.Generator) -> np.
     return semis + drift / (np.abs(drift).max() + 1e-9) * singer.drift
 
 
+def phrases_of(notes: list[tuple]) -> list[list[tuple]]:
+    """Split melody notes ``(start, dur, pitch, syllable, phrase_start)`` into phrases."""
+    phrases, cur = [], []
+    for nt in notes:
+        if nt[4] and cur:
+            phrases.append(cur)
+            cur = []
+        cur.append(nt)
+    if cur:
+        phrases.append(cur)
+    return phrases
+
+
+def note_anchors(nuclei: list[tuple[float, float]], total: float, ph: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """Time anchors spoken -> sung for one phrase: vowel nuclei ``(start, end)`` of the speech
+    (``total`` seconds long) are stretched onto the phrase's notes; consonants keep their natural
+    length. Returns increasing ``(src, dst)`` times for a piecewise-linear map."""
+    k = len(ph)
+    m = len(nuclei)
+    # target (sung) start/end of each nucleus
+    T, E = [], []
+    if m <= k:
+        bounds = [int(np.floor(j * k / m)) for j in range(m + 1)]
+        for j in range(m):
+            a, b = bounds[j], bounds[j + 1] - 1
+            T.append(ph[a][0])
+            E.append(ph[b][0] + ph[b][1])
+    else:
+        owner = [int(np.floor(j * k / m)) for j in range(m)]
+        for j in range(m):
+            i = owner[j]
+            c = owner.count(i)
+            idx = owner[:j].count(i)
+            T.append(ph[i][0] + idx * ph[i][1] / c)
+            E.append(T[-1] + ph[i][1] / c)
+    # anchors original -> target: consonants keep natural length, vowels absorb the rest
+    src, dst = [0.0], [T[0] - nuclei[0][0]]
+    for j, (s, e) in enumerate(nuclei):
+        src.append(s)
+        dst.append(max(T[j], dst[-1] + 0.3 * (s - src[-2])))
+        gap = (nuclei[j + 1][0] - e) if j + 1 < m else (total - e)
+        end_t = (T[j + 1] - gap) if j + 1 < m else (E[j] - min(gap, 0.15))
+        src.append(e)
+        dst.append(max(end_t, dst[-1] + 0.5 * (e - s)))
+    src.append(total)
+    dst.append(dst[-1] + (total - nuclei[-1][1]))
+    src, dst = np.array(src), np.array(dst)
+    keep = np.concatenate([[True], np.diff(src) > 1e-4])
+    src, dst = src[keep], dst[keep]
+    return src, dst
+
+
+def add_phrase(out: np.ndarray, y: np.ndarray, start: int) -> None:
+    """Add a sung phrase ``y`` to ``out`` at sample ``start`` (cut at both ends), with 10 ms fades."""
+    a0 = max(0, -start)
+    s0 = max(0, start)
+    m = min(len(y) - a0, len(out) - s0)
+    if m > 0:
+        env = np.ones(m)
+        fade = min(m, 441)
+        env[:fade] = np.linspace(0, 1, fade)
+        env[-fade:] *= np.linspace(1, 0, fade)
+        out[s0:s0 + m] += y[a0:a0 + m] * env
+
+
 def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int, rng: np.random.Generator,
                        split: str, sr: int = 44100) -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``."""
@@ -134,15 +199,7 @@ def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int,
     voice = pick(rng, FEMALE if female else MALE, HOLDOUT_VOICES, split)
     synth = _synth(lang, voice)
     out = np.zeros(n_samples)
-    phrases, cur = [], []
-    for nt in notes:
-        if nt[4] and cur:
-            phrases.append(cur)
-            cur = []
-        cur.append(nt)
-    if cur:
-        phrases.append(cur)
-    for ph in phrases:
+    for ph in phrases_of(notes):
         k = len(ph)
         text = make_text(rng, k)
         # the synthesizer's noise sources draw from Praat's generator and from C's rand() (which
@@ -159,37 +216,7 @@ def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int,
         if not nuclei:
             continue
         total = snd.get_total_duration()
-        m = len(nuclei)
-        # target (sung) start/end of each nucleus
-        T, E, seg_notes = [], [], []
-        if m <= k:
-            bounds = [int(np.floor(j * k / m)) for j in range(m + 1)]
-            for j in range(m):
-                a, b = bounds[j], bounds[j + 1] - 1
-                T.append(ph[a][0])
-                E.append(ph[b][0] + ph[b][1])
-        else:
-            owner = [int(np.floor(j * k / m)) for j in range(m)]
-            for j in range(m):
-                i = owner[j]
-                c = owner.count(i)
-                idx = owner[:j].count(i)
-                T.append(ph[i][0] + idx * ph[i][1] / c)
-                E.append(T[-1] + ph[i][1] / c)
-        # anchors original -> target: consonants keep natural length, vowels absorb the rest
-        src, dst = [0.0], [T[0] - nuclei[0][0]]
-        for j, (s, e) in enumerate(nuclei):
-            src.append(s)
-            dst.append(max(T[j], dst[-1] + 0.3 * (s - src[-2])))
-            gap = (nuclei[j + 1][0] - e) if j + 1 < m else (total - e)
-            end_t = (T[j + 1] - gap) if j + 1 < m else (E[j] - min(gap, 0.15))
-            src.append(e)
-            dst.append(max(end_t, dst[-1] + 0.5 * (e - s)))
-        src.append(total)
-        dst.append(dst[-1] + (total - nuclei[-1][1]))
-        src, dst = np.array(src), np.array(dst)
-        keep = np.concatenate([[True], np.diff(src) > 1e-4])
-        src, dst = src[keep], dst[keep]
+        src, dst = note_anchors(nuclei, total, ph)
         # Praat objects: manipulation, duration tier (factors per segment), pitch tier
         try:
             manip = call(snd, "To Manipulation", 0.01, 60, 600)
@@ -215,16 +242,7 @@ def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int,
             import soxr
 
             y = soxr.resample(y, res.sampling_frequency, sr)
-        s0 = int(round(dst[0] * sr))
-        a0 = max(0, -s0)
-        s0 = max(0, s0)
-        m_len = min(len(y) - a0, n_samples - s0)
-        if m_len > 0:
-            env = np.ones(m_len)
-            fade = min(m_len, 441)
-            env[:fade] = np.linspace(0, 1, fade)
-            env[-fade:] *= np.linspace(1, 0, fade)
-            out[s0:s0 + m_len] += y[a0:a0 + m_len] * env
+        add_phrase(out, y, int(round(dst[0] * sr)))
     c = np.concatenate([[0.0], np.cumsum(out ** 2)])
     idx = np.arange(n_samples)
     env = np.sqrt(np.maximum(c[np.minimum(idx + 221, n_samples)] - c[np.maximum(idx - 220, 0)], 0) / 441)

@@ -84,7 +84,8 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
         other += render_part(p, n, rng) * 10 ** (float(rng.uniform(-4, 0)) / 20)
     stems["other"] = other
     voc = np.zeros((n, 2))
-    for layer in make_vocals(plan, rng):
+    layers = make_vocals(plan, rng)
+    for layer in layers:
         a = layer["audio"]
         a = a / (np.abs(a).max() + 1e-9)
         voc += pan_stereo(a, layer["pan"]) * 10 ** (layer["gain_db"] / 20)
@@ -100,6 +101,7 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
             "key": plan.key, "minor": plan.minor,
             "bass": bass_part.params.get("preset", bass_part.program),
             "drum_kit": drum_kit,
+            "voice": layers[0]["engine"] if layers else None,
             "other": [p.params.get("preset", p.program) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}
     return out, meta

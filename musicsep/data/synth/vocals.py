@@ -18,7 +18,11 @@ from .song import SongPlan, step_time
 from .voice_dsp import sing
 
 CTRL = 0.002  # control frame, seconds
-PRAAT_SHARE = 0.4  # share of songs sung by the Praat/eSpeak engine
+PRAAT_SHARE = 0.4  # share of songs sung by the Praat/eSpeak engine when the speech singer is missing
+# with the recorded-speech singer installed: formant synthesizer, Praat/eSpeak, recorded speech
+ENGINES = ("formant", "praat", "speech")
+ENGINE_P = (0.2, 0.2, 0.6)
+BACKING_WORDS = ("ooh", "ah", "oh")
 
 # vowels: F1, F2, F3 (adult male); F4, F5 are set per singer
 VOWELS = {
@@ -352,6 +356,28 @@ def _place_consonant(c, t, ln, fr, F, av, ah, af, fc, fbw, nasal, singer, rng, p
         av[i0:i1] = 0.7
 
 
+def pick_engine(rng: np.random.Generator) -> str:
+    """Which singer renders a song: the recorded-speech singer when installed, else the two others."""
+    from . import speech_voice
+
+    if speech_voice.available():
+        return str(rng.choice(ENGINES, p=ENGINE_P))
+    return "praat" if rng.random() < PRAAT_SHARE else "formant"
+
+
+def backing_notes(plan: SongPlan, rng: np.random.Generator, singer: Singer) -> list[tuple]:
+    """Sustained chord tones, one per bar, for the choruses' "ooh"/"ah" backing voices."""
+    pitches = [p for p in range(singer.low, singer.high + 1)]
+    out = []
+    for b, sec, chord, bt, i in plan.bars():
+        if sec.name not in ("chorus", "prechorus", "outro") or not sec.active["vocals"]:
+            continue
+        cands = [p for p in pitches if p % 12 in chord.pcs()]
+        if cands:
+            out.append((bt + 0.02, plan.bar * 0.95, int(rng.choice(cands)), None, True))
+    return out
+
+
 def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     """Vocal layers for the stem: ``{"audio": mono, "pan": float, "gain_db": float, "role": str}``."""
     female = bool(rng.random() < 0.5)
@@ -360,20 +386,29 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     n = plan.n_samples
     if not notes:
         return []
-    # two singing engines for variety: our source-filter singer, or Praat/eSpeak words made to sing
-    praat = bool(rng.random() < PRAAT_SHARE)
+    # three singing engines: our source-filter singer, Praat/eSpeak words made to sing, and a
+    # recorded human voice (neural TTS) re-sung with WORLD
+    engine = pick_engine(rng)
+    voice_type = "female" if female else "male"
+    if engine == "speech" and female and rng.random() < 0.15:
+        voice_type = "child"
 
-    def voice(nts, sg, fem, jitter=0.0):
-        if praat:
+    def voice(nts, sg, fem, jitter=0.0, words=None):
+        if jitter:
+            nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
+        if engine == "speech":
+            from .speech_voice import render_speech_voice
+
+            vt = voice_type if fem == female else ("female" if fem else "male")
+            return render_speech_voice(nts, sg, vt, n, rng, words=words)
+        if engine == "praat":
             from .praat_voice import render_praat_voice
 
-            if jitter:
-                nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
             return render_praat_voice(nts, sg, fem, n, rng, plan.split)
-        return render_voice(nts, sg, n, rng, time_jitter=jitter)
+        return render_voice(nts, sg, n, rng)
 
     layers = [{"audio": voice(notes, singer, female), "pan": float(rng.uniform(-0.05, 0.05)),
-               "gain_db": 0.0, "role": "lead"}]
+               "gain_db": 0.0, "role": "lead", "engine": engine}]
     r = rng.random()
     if r < 0.3:  # double-tracked lead
         s2 = make_singer(rng, female)
@@ -402,4 +437,12 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
             y2 = voice(harm, hs, hfem, 0.01)
             layers.append({"audio": y2, "pan": float(rng.uniform(-0.5, 0.5)), "gain_db": float(rng.uniform(-9, -4)),
                            "role": "harmony"})
+    if engine == "speech" and rng.random() < 0.4:  # backing "oohs": two voices, spread wide
+        for side in (-1.0, 1.0):
+            bs = make_singer(rng, female)
+            bn = backing_notes(plan, rng, bs)
+            if bn:
+                y3 = voice(bn, bs, female, 0.015, words=BACKING_WORDS)
+                layers.append({"audio": y3, "pan": side * float(rng.uniform(0.4, 0.8)),
+                               "gain_db": float(rng.uniform(-14, -8)), "role": "backing"})
     return layers

