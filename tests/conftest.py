@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from musicsep import SAMPLE_RATE, SOURCES
 
@@ -43,6 +44,17 @@ def damaged_aac(path: Path, seconds: int = 30, runs: int = 1500) -> Path:
         data[pos:pos + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return path
+
+
+def write_musdb_hq(root, names=("song a",), seconds=2.0):
+    """A MUSDB18-HQ test folder (wav stems) of generated songs."""
+    for i, name in enumerate(names):
+        folder = root / "test" / name
+        folder.mkdir(parents=True)
+        stems = make_stems(seconds=seconds, seed=10 + i)
+        sf.write(folder / "mixture.wav", sum(stems.values()), SAMPLE_RATE, subtype="FLOAT")
+        for s, v in stems.items():
+            sf.write(folder / f"{s}.wav", v, SAMPLE_RATE, subtype="FLOAT")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import make_stems, run_cli
+from conftest import make_stems, run_cli, write_musdb_hq
 from musicsep import SOURCES
 from musicsep.compare import COMPARISON, available_specs
 from musicsep.data.musdb import Track
@@ -57,16 +57,6 @@ def test_baseline_row_matches_hand_computation():
 def test_unknown_compare_label():
     with pytest.raises(UserError, match="unknown method"):
         available_specs(["nope"])
-
-
-def write_musdb_hq(root, names=("song a",), seconds=2.0):
-    for i, name in enumerate(names):
-        folder = root / "test" / name
-        folder.mkdir(parents=True)
-        stems = make_stems(seconds=seconds, seed=10 + i)
-        sf.write(folder / "mixture.wav", sum(stems.values()), 44100, subtype="FLOAT")
-        for s, v in stems.items():
-            sf.write(folder / f"{s}.wav", v, 44100, subtype="FLOAT")
 
 
 def assert_timing_rows_match(table: str, data: dict, labels) -> None:
