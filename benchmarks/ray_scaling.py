@@ -7,7 +7,8 @@ songs at once), the catalog is separated into a fresh folder and the wall time o
 is measured (Ray's own start-up is not counted; worker processes starting and loading the model
 are). A machine with C cores cannot scale past C workers, and other load on it shows here.
 
-    .venv/bin/python benchmarks/ray_scaling.py --songs 8 --seconds 30 --method unet --workers 1 2 --json ray.json
+    .venv/bin/python benchmarks/ray_scaling.py --songs 24 --seconds 30 --method unet --workers 1 2 \
+        --json docs/ray_scaling.json --note "quiet machine"
 """
 
 import argparse
@@ -41,7 +42,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each song")
     parser.add_argument("--method", default="unet")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--json", metavar="FILE", help="also write the table for the README (readme_tables.py)")
+    parser.add_argument("--note", default="", help="said beside the date in the JSON (e.g. quiet machine)")
     args = parser.parse_args()
 
     import ray
@@ -72,8 +74,12 @@ def main() -> None:
             print(f"{workers:>8} {wall:>8.1f} {row['songs_per_min']:>10.2f} {row['audio_hours_per_min']:>12.3f}"
                   f" {row['speed_up']:>9.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"method": args.method, "songs": args.songs, "seconds": args.seconds,
-                                               "cores": os.cpu_count(), "runs": rows}, indent=2) + "\n")
+        from readme_tables import write_table
+
+        table = [[r["workers"], r["wall_s"], r["songs_per_min"], r["audio_hours_per_min"], r["speed_up"]] for r in rows]
+        write_table(args.json, ["Ray workers", "wall s", "songs / min", "audio h / min", "speed-up"], table,
+                    f"{args.note + ', ' if args.note else ''}{os.cpu_count()} cores, {args.songs} songs of "
+                    f"{args.seconds:.0f} s, -m {args.method}, 1 CPU per task; Ray {ray.__version__}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ skipped before anything is submitted, so a second run resumes where the first st
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -53,7 +54,9 @@ def ray_session(address: str | None = None) -> Iterator[object]:
     else:
         for key, value in QUIET_LOCAL_RAY.items():
             os.environ.setdefault(key, value)
-        kwargs = {"num_cpus": os.cpu_count() or 1, "include_dashboard": False}
+        # Ray's own start-up notices (token authentication, "Started a local Ray instance") are
+        # not for the user of a one-off local run; errors still show.
+        kwargs = {"num_cpus": os.cpu_count() or 1, "include_dashboard": False, "logging_level": logging.ERROR}
     try:
         ray.init(**kwargs)
     except Exception as exc:  # ConnectionError, a timeout, a bad address: one line for the user
