@@ -1,8 +1,11 @@
 """The "other" stem: 1-4 parts among keys, guitars, strings, pads, brass, winds and synth leads.
 
-Roles: chords (sustained or comped), strums, arpeggios and counter-melodies / solos. Leads,
-guitars, strings and winds get expressive pitch (vibrato, bends, slides) through pitch-bend
-events, so that vibrato is not a cue that only the voice carries.
+Roles: chords (sustained or comped), strummed or picked guitars (:mod:`.guitar`), power chords,
+arpeggios and counter-melodies / solos. Leads, guitars, strings and winds get expressive pitch
+(vibrato, bends, slides) through pitch-bend events, so that vibrato is not a cue that only the
+voice carries. Electric guitars often go through an amp and cabinet instead of a SoundFont's
+pre-distorted preset; GM parts draw their SoundFont (FluidR3 or MuseScore General); pads may be
+our synth or a sampled pad (:mod:`.samples`), either with a filter sweep.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import numpy as np
 
 from .drums import pick
 from .events import Part, vibrato_curve
+from .fluid import choose_font
+from .guitar import draw_amp, picked_part, strummed_part
+from .samples import HOLDOUT_PADS, PAD_SAMPLES, available
 from .song import SongPlan, step_time
 
 CHORD_PROGS = (0, 1, 2, 4, 5, 16, 17, 18, 19, 24, 25, 26, 27, 48, 49, 50, 51, 61, 88, 89, 90, 91, 92, 94, 95)
@@ -24,6 +30,19 @@ SYNTH_ARPS = ("pluck",)
 
 EXPRESSIVE = {29, 30, 27, 26, 40, 41, 42, 56, 57, 65, 66, 68, 71, 73, 80, 81, 84, 87, 22, 48, 49}
 GUITARS = {24, 25, 26, 27, 28, 29, 30}
+CLEAN_ELECTRICS = (26, 27, 28)  # jazz, clean, muted: what goes into an amp model
+
+
+def _pad_part(name: str, params: dict, plan: SongPlan, rng: np.random.Generator) -> Part:
+    """A pad: our subtractive synth or a sampled pad, with a filter sweep half the time."""
+    pads = available(PAD_SAMPLES)
+    if pads and rng.random() < 0.5:
+        part = Part(name, engine="sampler", params=dict(params, sample=str(pick(rng, pads, HOLDOUT_PADS, plan.split))))
+    else:
+        part = Part(name, engine="subtractive", params=dict(params, preset="pad"))
+    if rng.random() < 0.5:
+        part.params["sweep_bar"] = plan.bar
+    return part
 
 
 def _voicing(chord_pcs: list[int], center: int, rng: np.random.Generator, n: int = 4) -> list[int]:
@@ -162,21 +181,34 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
             active[sections[0]] = True
         params = {"sections": active}
         if role in ("chords", "chords2"):
-            if rng.random() < 0.15:
-                part = Part(f"other{k}", engine="subtractive", params=dict(params, preset="pad"))
+            if rng.random() < 0.22:
+                part = _pad_part(f"other{k}", params, plan, rng)
             else:
                 part = Part(f"other{k}", program=int(pick(rng, CHORD_PROGS, HOLDOUT, plan.split)), params=params)
             prog = part.program if part.engine == "fluid" else 89
             if prog in (24, 25, 26, 27):
-                kind = str(rng.choice(["strum", "eighths", "offbeats"]))
+                style = rng.random()
+                if prog in (26, 27) and rng.random() < 0.6:
+                    part.fx["amp"] = draw_amp(rng, plan.split, driven=rng.random() < 0.3)
+                if style < 0.5:
+                    strummed_part(plan, rng, part, active)
+                elif style < 0.75:
+                    picked_part(plan, rng, part, active)
+                else:
+                    _chords(plan, rng, part, str(rng.choice(["eighths", "offbeats"])), int(rng.integers(55, 67)))
             elif prog in (48, 49, 50, 51, 88, 89, 90, 91, 92, 94, 95, 16, 17, 18, 19) or part.engine != "fluid":
                 kind = str(rng.choice(["sustain", "half", "sustain"]))
             else:
                 kind = str(rng.choice(["quarters", "pushed", "offbeats", "half", "sustain", "eighths"]))
-            _chords(plan, rng, part, kind, int(rng.integers(55, 67)))
+            if prog not in (24, 25, 26, 27):
+                _chords(plan, rng, part, kind, int(rng.integers(55, 67)))
         elif role == "power":
-            part = Part(f"other{k}", program=int(rng.choice(POWER_PROGS)), params=params)
-            part.fx["distortion"] = float(rng.uniform(10, 25))
+            if rng.random() < 0.6:  # a clean guitar into a driven amp model and cabinet
+                part = Part(f"other{k}", program=int(rng.choice(CLEAN_ELECTRICS)), params=params)
+                part.fx["amp"] = draw_amp(rng, plan.split, driven=True)
+            else:
+                part = Part(f"other{k}", program=int(rng.choice(POWER_PROGS)), params=params)
+                part.fx["distortion"] = float(rng.uniform(10, 25))
             for b, sec, chord, bt, i in plan.bars():
                 if not sec.active["other"] or not active.get(sec.start_bar, True):
                     continue
@@ -200,9 +232,13 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
                                         glide=float(rng.choice([0.0, 0.03, 0.06]))))
             else:
                 part = Part(f"other{k}", program=int(pick(rng, LEAD_PROGS, HOLDOUT, plan.split)), params=params)
-                if part.program in (29, 30):
+                if part.program in (29, 30) and rng.random() < 0.5:
+                    part.program = 27  # the lead guitar's drive comes from the amp model
+                    part.fx["amp"] = draw_amp(rng, plan.split, driven=True)
+                elif part.program in (29, 30):
                     part.fx["distortion"] = float(rng.uniform(8, 22))
             _melody(plan, rng, part, int(rng.integers(64, 80)), solo_only=rng.random() < 0.5)
+        choose_font(part, rng)
         part.pan = float(pans[k])
         if part.engine == "fluid" and part.program in (27, 26) and rng.random() < 0.5:
             part.fx["chorus"] = True
