@@ -69,21 +69,21 @@ def chord_shape(chord_pcs: list[int], root_pc: int, position: int, rng: np.rando
                 tuning=STANDARD_TUNING) -> list[int]:
     """Pitches of a chord fingered around fret ``position`` (within a 4-fret span), low to high.
 
-    Each string plays the lowest chord tone it can reach in the span (open strings count in the
-    first position); strings below the lowest root are left out, so the bass note is the root.
+    The bass string is the lowest of the bottom three that reaches the root in the span; every
+    string above it plays the lowest chord tone it can reach (open strings count in the first
+    position). Now and then only the top four strings are kept (a thinner voicing).
     """
+    def frets(open_pitch: int, pcs) -> list[int]:
+        span = range(position, position + 4) if position > 1 else range(0, 4)
+        return [f for f in span if (open_pitch + f) % 12 in pcs]
+
+    bass = next((k for k in range(3) if frets(tuning[k], [root_pc])), 0)
     pitches = []
-    for open_pitch in tuning:
-        frets = [f for f in range(max(0, position - 1), position + 4)
-                 if (open_pitch + f) % 12 in chord_pcs and (f == 0 or f >= position)]
-        if position <= 1 and (open_pitch % 12) in chord_pcs:
-            frets = [0] + frets
-        if frets:
-            pitches.append(open_pitch + min(frets))
-    roots = [k for k, p in enumerate(pitches) if p % 12 == root_pc]
-    if roots and roots[0] <= 2:
-        pitches = pitches[roots[0]:]
-    if len(pitches) > 4 and rng.random() < 0.2:  # a thinner, top-string voicing now and then
+    for k in range(bass, len(tuning)):
+        reach = frets(tuning[k], [root_pc] if k == bass else chord_pcs)
+        if reach:
+            pitches.append(tuning[k] + min(reach))
+    if len(pitches) > 4 and rng.random() < 0.2:
         pitches = pitches[-4:]
     return sorted(set(pitches))  # two strings on one pitch would cut each other off
 
@@ -218,7 +218,7 @@ def strummed_part(plan, rng: np.random.Generator, part, active: dict) -> None:
     chorus = str(pick(rng, names, HOLDOUT_STRUMS, plan.split)) if rng.random() < 0.3 else main
     position = int(rng.choice([0, 0, 1, 3, 5, 7]))
     vel0 = float(rng.uniform(75, 110))
-    ring = float(rng.uniform(0.6, 1.0))  # how long strings ring until the next stroke
+    ring = float(rng.uniform(0.85, 1.0))  # strings ring (almost) until the next stroke
     for b, sec, chord, bt, i in plan.bars():
         if not sec.active["other"] or not active.get(sec.start_bar, True):
             continue
@@ -243,7 +243,7 @@ def picked_part(plan, rng: np.random.Generator, part, active: dict) -> None:
     pattern = PICK_PATTERNS[name]
     position = int(rng.choice([0, 0, 2, 3, 5]))
     vel0 = float(rng.uniform(65, 95))
-    ring = float(rng.uniform(1.5, 4.0))  # in pattern steps: let the strings ring
+    ring = float(rng.uniform(1.5, 4.0))  # each note rings on over the next ones (times its step)
     for b, sec, chord, bt, i in plan.bars():
         if not sec.active["other"] or not active.get(sec.start_bar, True):
             continue
