@@ -122,6 +122,12 @@ def test_sampler_repitches_the_recording_and_releases_at_note_off(monkeypatch):
     assert np.abs(y[: int(0.1 * SR) - 1]).max() == 0
     assert np.abs(y[int(0.72 * SR):]).max() == 0  # silent after note-off + release
     assert np.abs(y[int(0.55 * SR):int(0.6 * SR)]).max() > 0.05
+    # a pad keeps its register: two octaves and a semitone up sounds one semitone up
+    y = samples.render_sampled_notes([(0.0, 0.5, 45 + 25, 100)], SR, "any", fold_octaves=True)
+    seg = y[int(0.1 * SR):int(0.5 * SR)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 8 * len(seg)))
+    peak_hz = np.fft.rfftfreq(8 * len(seg), 1 / SR)[spec.argmax()]
+    assert abs(peak_hz - 110.0 * 2 ** (1 / 12)) < 1.0
 
 
 def test_filter_sweep_moves_the_brightness_over_time():
@@ -200,16 +206,21 @@ def test_strum_and_pick_patterns_hold_out_one_each_for_valid_and_test(monkeypatc
 
 
 def test_same_seed_renders_the_same_bass_and_other_parts():
-    from musicsep.data.synth.render import render_part
     from musicsep.data.synth.fluid import new_renderer
+    from musicsep.data.synth.render import render_part
 
-    def render(seed: int) -> list[np.ndarray]:
+    def render(seed: int) -> tuple[list[np.ndarray], list[Part]]:
         rng = np.random.default_rng(seed)
         new_renderer()
         plan = make_plan(rng, 4.0, seed, "train", style="rock")
         parts = [make_bass(plan, rng, [])] + make_other(plan, rng)
-        return [render_part(p, plan.n_samples, rng) for p in parts]
+        return [render_part(p, plan.n_samples, rng) for p in parts], parts
 
-    for seed in (0, 11):
-        a, b = render(seed), render(seed)
-        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    (a, parts), (b, _) = render(9), render(9)
+    # this song has an amp-modelled guitar and a swept sampled part (and MuseScore presets)
+    assert any("amp" in p.fx for p in parts) and any(p.engine == "sampler" for p in parts)
+    assert any("sweep_bar" in p.params for p in parts)
+    if musescore_path() is not None:
+        assert any(p.params.get("font") == "musescore" for p in parts)
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert sum(np.abs(x).max() > 0.01 for x in a) >= 2  # (a part may rest in this window)

@@ -11,7 +11,7 @@ from .fluid import get_renderer, new_renderer
 from .mix import mix_stems, pan_stereo, part_fx
 from .other import make_other
 from .sampled_drums import available_kits, render_sampled_drums
-from .samples import render_sampled_notes
+from .samples import PAD_SAMPLES, render_sampled_notes
 from .song import make_plan
 from .synthlib import filter_sweep, render_synth_notes, synth_drum_hit
 from .vocals import make_vocals
@@ -37,7 +37,8 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
             y = render_synth_notes(part.notes, n, part.params["preset"], rng,
                                    vibrato=part.params.get("vibrato"), glide=part.params.get("glide", 0.0))
         else:
-            y = render_sampled_notes(part.notes, n, part.params["sample"])
+            y = render_sampled_notes(part.notes, n, part.params["sample"],
+                                     fold_octaves=part.params["sample"] in PAD_SAMPLES)
         if "sweep_bar" in part.params and np.abs(y).max() > 0:
             y = filter_sweep(y, part.params["sweep_bar"], rng)
         y = y / (np.abs(y).max() + 1e-9) if np.abs(y).max() > 0 else y

@@ -28,20 +28,19 @@ BASS_SAMPLES = {
     "sonicpi_trance": (SONIC_PI / "bass_trance_c.flac", 35.96),
     "sonicpi_voxy": (SONIC_PI / "bass_voxy_c.flac", 36.01),
     "sonicpi_woodsy": (SONIC_PI / "bass_woodsy_c.flac", 36.01),
-    "sonicpi_drop": (SONIC_PI / "bass_drop_c.flac", 34.81),
 }
 HOLDOUT_BASS = ("sonicpi_woodsy", "lmms_matrix_pluck")
+# single notes only: several lmms "strings"/"pad" files hold whole chords or stacked fifths
+# (heaven_strings, space_strings, e_organ) and would add wrong chord tones; choirs are left out
+# because a choir pad in the "other" stem would teach that sung vowels are not vocals
 PAD_SAMPLES = {
-    "lmms_heaven_strings": (LMMS / "stringsnpads/heaven_strings01.ogg", 36.01),
     "lmms_juno_pad": (LMMS / "stringsnpads/juno_pad01.ogg", 72.11),
-    "lmms_space_strings1": (LMMS / "stringsnpads/space_strings01.ogg", 36.01),
-    "lmms_space_strings2": (LMMS / "stringsnpads/space_strings02.ogg", 36.01),
     "lmms_strings": (LMMS / "stringsnpads/strings01.ogg", 60.01),
-    "lmms_e_organ": (LMMS / "instruments/e_organ01.ogg", 35.91),
-    "lmms_chorus": (LMMS / "stringsnpads/chorus02.ogg", 57.01),
-    "lmms_church_organ": (LMMS / "instruments/church_organ03.ogg", 57.01),
+    "lmms_orion_strings": (LMMS / "stringsnpads/orion_string01.ogg", 60.01),
+    "lmms_church_organ": (LMMS / "instruments/church_organ01.ogg", 69.01),
+    "lmms_church_organ_low": (LMMS / "instruments/church_organ04.ogg", 45.01),
 }
-HOLDOUT_PADS = ("lmms_space_strings2", "lmms_church_organ")
+HOLDOUT_PADS = ("lmms_orion_strings",)
 ALL_SAMPLES = {**BASS_SAMPLES, **PAD_SAMPLES}
 
 
@@ -63,8 +62,13 @@ def load_sample(name: str) -> tuple[np.ndarray, float]:
     return x / (np.abs(x).max() + 1e-12), float(root)
 
 
-def render_sampled_notes(notes, n_samples: int, name: str, release: float = 0.08) -> np.ndarray:
-    """Play ``(start, dur, pitch, vel)`` notes on one sample instrument; mono ``(n_samples,)``."""
+def render_sampled_notes(notes, n_samples: int, name: str, release: float = 0.08,
+                         fold_octaves: bool = False) -> np.ndarray:
+    """Play ``(start, dur, pitch, vel)`` notes on one sample instrument; mono ``(n_samples,)``.
+
+    ``fold_octaves``: play each note in the octave nearest the recording (within a tritone of
+    its root), as a pad keeps its register instead of sounding stretched far from it.
+    """
     x, root = load_sample(name)
     out = np.zeros(n_samples)
     src = np.arange(len(x), dtype=np.float64)
@@ -72,7 +76,10 @@ def render_sampled_notes(notes, n_samples: int, name: str, release: float = 0.08
         s0 = int(round(start * SR))
         if s0 < 0 or s0 >= n_samples:
             continue
-        ratio = 2.0 ** ((pitch - root) / 12.0)  # playback speed
+        shift = pitch - root
+        if fold_octaves:
+            shift -= 12 * round(shift / 12)
+        ratio = 2.0 ** (shift / 12.0)  # playback speed
         length = min(int((dur + release) * SR), int((len(x) - 1) / ratio), n_samples - s0)
         if length <= 0:
             continue
