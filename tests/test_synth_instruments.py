@@ -216,11 +216,39 @@ def test_same_seed_renders_the_same_bass_and_other_parts():
         parts = [make_bass(plan, rng, [])] + make_other(plan, rng)
         return [render_part(p, plan.n_samples, rng) for p in parts], parts
 
-    (a, parts), (b, _) = render(9), render(9)
-    # this song has an amp-modelled guitar and a swept sampled part (and MuseScore presets)
-    assert any("amp" in p.fx for p in parts) and any(p.engine == "sampler" for p in parts)
-    assert any("sweep_bar" in p.params for p in parts)
-    if musescore_path() is not None:
-        assert any(p.params.get("font") == "musescore" for p in parts)
-    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert sum(np.abs(x).max() > 0.01 for x in a) >= 2  # (a part may rest in this window)
+    used = set()
+    for seed in (5, 23):  # amp-modelled double-tracked guitars, MuseScore, a swept sampled pad
+        (a, parts), (b, _) = render(seed), render(seed)
+        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+        assert sum(np.abs(x).max() > 0.01 for x in a) >= 2  # (a part may rest in this window)
+        for p in parts:
+            used |= {"amp"} if "amp" in p.fx else set()
+            used |= {"twin"} if p.name.endswith("b") else set()
+            used |= {p.engine, p.params.get("font", "fluidr3")} | ({"sweep"} if "sweep_bar" in p.params else set())
+    wanted = {"amp", "twin", "sampler", "sweep"} | ({"musescore"} if musescore_path() else set())
+    assert wanted <= used, wanted - used
+
+
+def _stroke_starts(part: Part) -> np.ndarray:
+    onsets = np.array(sorted(t for t, *_ in part.notes))
+    return onsets[np.r_[True, np.diff(onsets) > 0.05]]
+
+
+def test_double_tracked_guitars_play_the_same_strums_as_two_takes_panned_apart():
+    found = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        plan = make_plan(rng, 8.0, seed, "train", style="rock")
+        parts = make_other(plan, rng)
+        for a, b in zip(parts, parts[1:]):
+            if b.name != a.name + "b" or not a.notes:
+                continue
+            found += 1
+            assert a.program == b.program and a.params.get("font") == b.params.get("font")
+            assert a.pan < -0.5 and b.pan > 0.5
+            assert {p for _, _, p, _ in a.notes} == {p for _, _, p, _ in b.notes}
+            ta, tb = _stroke_starts(a), _stroke_starts(b)
+            assert len(ta) == len(tb)
+            gap = np.abs(ta - tb)
+            assert gap.max() < 0.04 and gap.mean() > 0.001  # the same strums, but not the same take
+    assert found >= 3

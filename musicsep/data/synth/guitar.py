@@ -204,10 +204,15 @@ def draw_amp(rng: np.random.Generator, split: str, driven: bool) -> dict:
     return {"model": str(model), "cab": str(cab)}
 
 
-def strummed_part(plan, rng: np.random.Generator, part, active: dict) -> None:
-    """Strum the song's chords: one pattern per song (sometimes a second in choruses)."""
+def strummed_part(plan, rng: np.random.Generator, part, active: dict, double=None) -> None:
+    """Strum the song's chords: one pattern per song (sometimes a second in choruses).
+
+    ``double``: a second part that plays the same strums as a separate take (its own timing and
+    stroke details), as rhythm guitars are double-tracked and panned apart on records.
+    """
     from .song import step_time
 
+    takes = [part] if double is None else [part, double]
     names = tuple(STRUM_PATTERNS)
     if plan.style == "funk":
         main = "funk"
@@ -228,11 +233,31 @@ def strummed_part(plan, rng: np.random.Generator, part, active: dict) -> None:
             if rng.random() < 0.05:
                 continue
             nxt = pattern[j + 1][0] if j + 1 < len(pattern) else 16
-            t = step_time(plan, bt, s) + rng.normal(0, 0.005)
             dur = (nxt - s) * plan.beat / 4 * ring + 0.03
             vel = vel0 * (0.75 + 0.25 * sec.energy) + (6 if s % 8 == 0 else 0)
-            strum(part, t, shape, stroke, vel, dur, rng)
-    trim_repeated_notes(part)
+            for take in takes:
+                strum(take, step_time(plan, bt, s) + rng.normal(0, 0.005), shape, stroke, vel, dur, rng)
+    for take in takes:
+        trim_repeated_notes(take)
+
+
+def power_chords(plan, rng: np.random.Generator, part, active: dict, double=None) -> None:
+    """Root-fifth-octave power chords in down-strokes (straight eighths or a pushed rhythm)."""
+    from .song import step_time
+
+    takes = [part] if double is None else [part, double]
+    for b, sec, chord, bt, i in plan.bars():
+        if not sec.active["other"] or not active.get(sec.start_bar, True):
+            continue
+        root = 40 + (chord.root - 40) % 12
+        rhythm = range(0, 16, 2) if rng.random() < 0.7 else (0, 3, 6, 8, 11, 14)
+        for s in rhythm:
+            vel = 95 + rng.normal(0, 6)
+            for take in takes:
+                strum(take, step_time(plan, bt, s) + rng.normal(0, 0.005), [root, root + 7, root + 12],
+                      "D", vel, plan.beat / 2 * 0.85, rng)
+    for take in takes:
+        trim_repeated_notes(take)
 
 
 def picked_part(plan, rng: np.random.Generator, part, active: dict) -> None:

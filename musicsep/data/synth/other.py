@@ -15,7 +15,7 @@ import numpy as np
 from .drums import pick
 from .events import Part, vibrato_curve
 from .fluid import choose_font
-from .guitar import draw_amp, picked_part, strummed_part
+from .guitar import CABINETS, HOLDOUT_CABS, draw_amp, picked_part, power_chords, strummed_part
 from .samples import HOLDOUT_PADS, PAD_SAMPLES, available
 from .song import SongPlan, step_time
 
@@ -31,6 +31,19 @@ SYNTH_ARPS = ("pluck",)
 EXPRESSIVE = {29, 30, 27, 26, 40, 41, 42, 56, 57, 65, 66, 68, 71, 73, 80, 81, 84, 87, 22, 48, 49}
 GUITARS = {24, 25, 26, 27, 28, 29, 30}
 CLEAN_ELECTRICS = (26, 27, 28)  # jazz, clean, muted: what goes into an amp model
+
+
+DOUBLE_TRACK_SHARE = 0.5  # of strummed and power-chord guitars
+
+
+def _double_track(part: Part, rng: np.random.Generator, split: str) -> Part | None:
+    """Sometimes a second take of a rhythm guitar (same instrument, amp voicing, own cabinet)."""
+    if rng.random() >= DOUBLE_TRACK_SHARE:
+        return None
+    twin = Part(part.name + "b", program=part.program, params=dict(part.params), fx=dict(part.fx))
+    if "amp" in part.fx:
+        twin.fx["amp"] = dict(part.fx["amp"], cab=str(pick(rng, tuple(CABINETS), HOLDOUT_CABS, split)))
+    return twin
 
 
 def _pad_part(name: str, params: dict, plan: SongPlan, rng: np.random.Generator) -> Part:
@@ -75,15 +88,14 @@ def _add_expression(part: Part, rng, t: float, dur: float, prog: int | None, str
 
 
 def _chords(plan, rng, part, kind, center, energy_bias=0.0):
+    """Block chords in one comping rhythm (guitar strums and picking live in :mod:`.guitar`)."""
     prog = part.program if part.engine == "fluid" else None
-    strum = kind == "strum"
     rhythm = {
         "sustain": [(0, 16)],
         "half": [(0, 8), (8, 8)],
         "quarters": [(0, 4), (4, 4), (8, 4), (12, 4)],
         "pushed": [(0, 6), (6, 4), (10, 6)],
         "offbeats": [(2, 2), (6, 2), (10, 2), (14, 2)],
-        "strum": [(0, 3), (3, 3), (6, 2), (8, 2), (10, 3), (13, 3)],
         "eighths": [(s, 2) for s in range(0, 16, 2)],
     }[kind]
     vel0 = float(rng.uniform(65, 100))
@@ -96,11 +108,9 @@ def _chords(plan, rng, part, kind, center, energy_bias=0.0):
                 continue
             t = step_time(plan, bt, s) + rng.normal(0, 0.006)
             dur = ln * plan.beat / 4 * (0.98 if kind in ("sustain", "half") else float(rng.uniform(0.5, 0.9)))
-            up = strum and (s % 4 == 2 or s % 4 == 3)
-            order = voicing[::-1] if up else voicing
-            for k, p in enumerate(order):
-                off = k * float(rng.uniform(0.008, 0.02)) if strum else abs(rng.normal(0, 0.004))
-                v = vel0 * (0.7 + 0.3 * sec.energy) + rng.normal(0, 6) - (12 if up else 0)
+            for p in voicing:
+                off = abs(rng.normal(0, 0.004))
+                v = vel0 * (0.7 + 0.3 * sec.energy) + rng.normal(0, 6)
                 part.note(t + off, dur - off, p, v)
         if prog in (48, 49) and rng.random() < 0.5:
             _add_expression(part, rng, bt, plan.bar, prog, strength=0.4)
@@ -174,6 +184,7 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
     pans = rng.permutation(np.linspace(-0.6, 0.6, max(len(roles), 2)))
     sections = [sec.start_bar for sec in plan.sections]
     for k, role in enumerate(roles):
+        twin = None
         # each part sits out some sections (arrangement), but never all
         # the first part carries the harmony wherever the stem plays; the others come and go
         active = {s: bool(k == 0 or rng.random() < (0.85 if role in ("chords", "power") else 0.6)) for s in sections}
@@ -191,7 +202,8 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
                 if prog in (26, 27) and rng.random() < 0.6:
                     part.fx["amp"] = draw_amp(rng, plan.split, driven=rng.random() < 0.3)
                 if style < 0.5:
-                    strummed_part(plan, rng, part, active)
+                    twin = _double_track(part, rng, plan.split)
+                    strummed_part(plan, rng, part, active, double=twin)
                 elif style < 0.75:
                     picked_part(plan, rng, part, active)
                 else:
@@ -209,15 +221,8 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
             else:
                 part = Part(f"other{k}", program=int(rng.choice(POWER_PROGS)), params=params)
                 part.fx["distortion"] = float(rng.uniform(10, 25))
-            for b, sec, chord, bt, i in plan.bars():
-                if not sec.active["other"] or not active.get(sec.start_bar, True):
-                    continue
-                root = 40 + (chord.root - 40) % 12
-                rhythm = range(0, 16, 2) if rng.random() < 0.7 else (0, 3, 6, 8, 11, 14)
-                for s in rhythm:
-                    t = step_time(plan, bt, s) + rng.normal(0, 0.005)
-                    for off, p in enumerate((root, root + 7, root + 12)):
-                        part.note(t + off * 0.006, plan.beat / 2 * 0.85, p, 95 + rng.normal(0, 6))
+            twin = _double_track(part, rng, plan.split)
+            power_chords(plan, rng, part, active, double=twin)
         elif role == "arp":
             if rng.random() < 0.2:
                 part = Part(f"other{k}", engine="subtractive", params=dict(params, preset="pluck"))
@@ -243,4 +248,8 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
         if part.engine == "fluid" and part.program in (27, 26) and rng.random() < 0.5:
             part.fx["chorus"] = True
         parts.append(part)
+        if twin is not None:  # the two takes panned apart
+            twin.params.update({key: part.params[key] for key in ("font",) if key in part.params})
+            part.pan, twin.pan = -float(rng.uniform(0.6, 0.95)), float(rng.uniform(0.6, 0.95))
+            parts.append(twin)
     return parts
