@@ -179,11 +179,11 @@ def _draws(split: str, n: int) -> dict[str, set]:
 def test_train_never_draws_held_out_amps_cabinets_or_samples_and_test_does():
     held = {"amp": set(guitar.HOLDOUT_AMPS), "cab": set(guitar.HOLDOUT_CABS),
             "sample": set(samples.HOLDOUT_BASS) | set(samples.HOLDOUT_PADS)}
-    train = _draws("train", 150)
+    train = _draws("train", 80)
     for key, names in held.items():
         assert not train[key] & names, key
     assert len(train["amp"]) >= 3 and len(train["cab"]) >= 3
-    test = _draws("test", 150)
+    test = _draws("test", 80)
     assert test["amp"] & held["amp"] and test["cab"] & held["cab"]
     if samples.available(samples.ALL_SAMPLES):
         assert len(train["sample"]) >= 4 and test["sample"] & held["sample"]

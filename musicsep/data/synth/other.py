@@ -46,6 +46,23 @@ def _double_track(part: Part, rng: np.random.Generator, split: str) -> Part | No
     return twin
 
 
+def _guitar_chords(plan: SongPlan, rng: np.random.Generator, part: Part, active: dict) -> Part | None:
+    """A chord guitar: strummed (sometimes double-tracked; returns the second take), picked, or
+    comped in eighths / off-beats; electric ones often through an amp model."""
+    style = rng.random()
+    if part.program in (26, 27) and rng.random() < 0.6:
+        part.fx["amp"] = draw_amp(rng, plan.split, driven=rng.random() < 0.3)
+    twin = None
+    if style < 0.5:
+        twin = _double_track(part, rng, plan.split)
+        strummed_part(plan, rng, part, active, double=twin)
+    elif style < 0.75:
+        picked_part(plan, rng, part, active)
+    else:
+        _chords(plan, rng, part, str(rng.choice(["eighths", "offbeats"])), int(rng.integers(55, 67)))
+    return twin
+
+
 def _pad_part(name: str, params: dict, plan: SongPlan, rng: np.random.Generator) -> Part:
     """A pad: our subtractive synth or a sampled pad, with a filter sweep half the time."""
     pads = available(PAD_SAMPLES)
@@ -198,21 +215,12 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
                 part = Part(f"other{k}", program=int(pick(rng, CHORD_PROGS, HOLDOUT, plan.split)), params=params)
             prog = part.program if part.engine == "fluid" else 89
             if prog in (24, 25, 26, 27):
-                style = rng.random()
-                if prog in (26, 27) and rng.random() < 0.6:
-                    part.fx["amp"] = draw_amp(rng, plan.split, driven=rng.random() < 0.3)
-                if style < 0.5:
-                    twin = _double_track(part, rng, plan.split)
-                    strummed_part(plan, rng, part, active, double=twin)
-                elif style < 0.75:
-                    picked_part(plan, rng, part, active)
-                else:
-                    _chords(plan, rng, part, str(rng.choice(["eighths", "offbeats"])), int(rng.integers(55, 67)))
-            elif prog in (48, 49, 50, 51, 88, 89, 90, 91, 92, 94, 95, 16, 17, 18, 19) or part.engine != "fluid":
-                kind = str(rng.choice(["sustain", "half", "sustain"]))
+                twin = _guitar_chords(plan, rng, part, active)
             else:
-                kind = str(rng.choice(["quarters", "pushed", "offbeats", "half", "sustain", "eighths"]))
-            if prog not in (24, 25, 26, 27):
+                if prog in (48, 49, 50, 51, 88, 89, 90, 91, 92, 94, 95, 16, 17, 18, 19) or part.engine != "fluid":
+                    kind = str(rng.choice(["sustain", "half", "sustain"]))
+                else:
+                    kind = str(rng.choice(["quarters", "pushed", "offbeats", "half", "sustain", "eighths"]))
                 _chords(plan, rng, part, kind, int(rng.integers(55, 67)))
         elif role == "power":
             if rng.random() < 0.6:  # a clean guitar into a driven amp model and cabinet

@@ -68,14 +68,12 @@ def instrument_name(part: Part):
     (with its SoundFont and amp when not plain FluidR3)."""
     if part.engine != "fluid":
         return part.params.get("preset", part.params.get("sample", part.engine))
-    name = part.program
-    if part.params.get("font", "fluidr3") != "fluidr3" or "amp" in part.fx:
-        name = f"{part.program}"
-        if part.params.get("font", "fluidr3") != "fluidr3":
-            name += f"@{part.params['font']}"
-        if "amp" in part.fx:
-            name += f"+{part.fx['amp']['model']}/{part.fx['amp']['cab']}"
-    return name
+    suffix = ""
+    if part.params.get("font", "fluidr3") != "fluidr3":
+        suffix += f"@{part.params['font']}"
+    if "amp" in part.fx:
+        suffix += f"+{part.fx['amp']['model']}/{part.fx['amp']['cab']}"
+    return f"{part.program}{suffix}" if suffix else part.program
 
 
 def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.ndarray], dict]:
