@@ -1,10 +1,10 @@
-"""A short audio example of the generator's guitars: strummed, then picked, through amp + cabinet.
+"""A short audio example of the generator's guitars: a strum through amp + cabinet, then picking.
 
     .venv/bin/python benchmarks/guitar_example.py [--seed 2] [--out docs/guitar_amp.ogg]
 
 The first half strums a pop pattern on a clean electric guitar into a crunch amp, double-tracked
-(2x12 and 4x12 cabinets, panned apart); the second half picks a steel-string guitar dry. Both come from ``musicsep.data.synth``
-exactly as songs use them (MuseScore General presets when installed).
+(2x12 and 4x12 cabinets, panned apart); the second half picks a steel-string guitar dry. Both
+come from ``musicsep.data.synth`` exactly as songs use them (MuseScore General presets when installed).
 """
 
 from __future__ import annotations

@@ -194,7 +194,12 @@ def test_train_never_draws_held_out_amps_cabinets_or_samples_and_test_does():
 def test_strum_and_pick_patterns_hold_out_one_each_for_valid_and_test(monkeypatch):
     used = []
     real_pick = guitar.pick
-    monkeypatch.setattr(guitar, "pick", lambda rng, pool, holdout, split: used.append((split, r := real_pick(rng, pool, holdout, split))) or r)
+    def recording_pick(rng, pool, holdout, split):
+        choice = real_pick(rng, pool, holdout, split)
+        used.append((split, choice))
+        return choice
+
+    monkeypatch.setattr(guitar, "pick", recording_pick)
     for split in ("train", "valid"):
         for seed in range(30):
             plan = make_plan(np.random.default_rng(seed), 8.0, seed, split, style="rock")
