@@ -31,6 +31,8 @@ SYNTH_ARPS = ("pluck",)
 EXPRESSIVE = {29, 30, 27, 26, 40, 41, 42, 56, 57, 65, 66, 68, 71, 73, 80, 81, 84, 87, 22, 48, 49}
 GUITARS = {24, 25, 26, 27, 28, 29, 30}
 CLEAN_ELECTRICS = (26, 27, 28)  # jazz, clean, muted: what goes into an amp model
+CHORD_GUITARS = (24, 25, 26, 27)  # nylon, steel, jazz, clean
+GUITAR_CHORD_SHARE = 0.3  # chord parts that are guitars outright (CHORD_PROGS holds them too)
 
 
 DOUBLE_TRACK_SHARE = 0.5  # of strummed and power-chord guitars
@@ -209,8 +211,11 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
             active[sections[0]] = True
         params = {"sections": active}
         if role in ("chords", "chords2"):
-            if rng.random() < 0.22:
+            source = rng.random()
+            if source < 0.22:
                 part = _pad_part(f"other{k}", params, plan, rng)
+            elif source < GUITAR_CHORD_SHARE + 0.22:  # guitars carry most records' "other" stem
+                part = Part(f"other{k}", program=int(pick(rng, CHORD_GUITARS, HOLDOUT, plan.split)), params=params)
             else:
                 part = Part(f"other{k}", program=int(pick(rng, CHORD_PROGS, HOLDOUT, plan.split)), params=params)
             prog = part.program if part.engine == "fluid" else 89
