@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont + the Hydrogen drum kits:
 # the synthetic songs;
 # chromium: the browser end-to-end tests of the web pages.
-APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm hydrogen-drumkits chromium"
+APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont lmms-common sonic-pi-samples hydrogen-drumkits chromium"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,4 +1,5 @@
-"""Bass parts: GM electric / upright / slap / synth basses and our own subtractive synth bass.
+"""Bass parts: GM electric / upright / slap / synth basses (FluidR3 or MuseScore General), sampled
+synth and slap basses (:mod:`.samples`) and our own subtractive synth bass, sometimes filter-swept.
 
 The line follows the chord roots (fifths, octaves, approach notes) and locks to the kick drum.
 """
@@ -9,6 +10,8 @@ import numpy as np
 
 from .drums import pick
 from .events import Part
+from .fluid import choose_font
+from .samples import BASS_SAMPLES, HOLDOUT_BASS, available
 from .song import SongPlan, step_time
 
 # GM programs: 32 acoustic (upright), 33 finger, 34 pick, 35 fretless, 36/37 slap, 38/39 synth
@@ -16,6 +19,7 @@ GM_BASSES = (32, 33, 34, 35, 36, 37, 38, 39)
 HOLDOUT_GM = (37, 39)
 SYNTH_BASSES = ("acid_bass", "pluck_bass", "square_bass", "reese_bass", "sub_bass")
 HOLDOUT_SYNTH = ("reese_bass",)
+SAMPLED_SHARE = 0.2  # of the songs without our synth bass
 
 STYLE_LINES = {
     "rock": ("eighths", "kick", "root_fifth"),
@@ -40,6 +44,11 @@ def make_bass(plan: SongPlan, rng: np.random.Generator, kick_times: list[float])
         preset = pick(rng, SYNTH_BASSES, HOLDOUT_SYNTH, plan.split)
         part = Part("bass", engine="subtractive", params={"preset": preset,
                     "glide": float(rng.choice([0.0, 0.0, 0.02, 0.05]))})
+        if rng.random() < 0.35:
+            part.params["sweep_bar"] = plan.bar
+    elif rng.random() < SAMPLED_SHARE and available(BASS_SAMPLES):
+        name = pick(rng, available(BASS_SAMPLES), HOLDOUT_BASS, plan.split)
+        part = Part("bass", engine="sampler", params={"sample": str(name)})
     else:
         prog = pick(rng, GM_BASSES, HOLDOUT_GM, plan.split)
         if plan.style == "funk" and rng.random() < 0.5:
@@ -47,6 +56,7 @@ def make_bass(plan: SongPlan, rng: np.random.Generator, kick_times: list[float])
         if plan.style == "shuffle" and rng.random() < 0.5:
             prog = 32
         part = Part("bass", program=int(prog))
+        choose_font(part, rng)
     part.pan = float(rng.uniform(-0.05, 0.05))
     line = str(rng.choice(STYLE_LINES[plan.style]))
     low = int(rng.integers(28, 36))  # lowest root: E1..B1

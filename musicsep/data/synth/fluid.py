@@ -1,6 +1,6 @@
 """A minimal ctypes binding to libfluidsynth: render note events offline to float32 stereo.
 
-Only what the generator needs: load a SoundFont once per process, pick a preset on a channel,
+Only what the generator needs: load the SoundFonts once per song, pick a preset on a channel,
 send note / pitch-bend / controller events at sample positions, and render float output straight
 into a numpy buffer (``fluid_synth_write_float``). Reverb and chorus are off: effects are applied
 per stem later, so each stem stays dry and the mixture is their exact sum.
@@ -35,6 +35,25 @@ def soundfont_path() -> Path:
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 
 
+# MuseScore_General (Debian musescore-general-soundfont, SF3 = Ogg-compressed samples): a second,
+# more recent GM set (VSCO strings, newer guitars, basses and keys) that parts may draw instead
+MUSESCORE_CANDIDATES = (
+    "/usr/share/sounds/sf3/MuseScore_General.sf3",
+    "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
+)
+
+
+def musescore_path() -> Path | None:
+    """The MuseScore General SoundFont if installed (``MUSICSEP_SOUNDFONT2`` overrides; "" = none)."""
+    env = os.environ.get("MUSICSEP_SOUNDFONT2")
+    if env is not None:
+        return Path(env) if env else None
+    for cand in MUSESCORE_CANDIDATES:
+        if Path(cand).exists():
+            return Path(cand)
+    return None
+
+
 def _load_library() -> ctypes.CDLL:
     name = ctypes.util.find_library("fluidsynth") or "libfluidsynth.so.3"
     try:
@@ -64,10 +83,31 @@ def _load_library() -> ctypes.CDLL:
     return lib
 
 
-class FluidRenderer:
-    """One synth with one SoundFont; render :class:`~musicsep.data.synth.events.Part` objects."""
+# share of GM parts played on MuseScore General instead of FluidR3 (when installed)
+MUSESCORE_SHARE = 0.6
+# MuseScore presets whose samples take over 0.5 s to decode (grand pianos, VSCO strings): FluidR3
+MUSESCORE_SLOW = {0, 1, 3, 44, 45, 48, 49, 50, 51}
 
-    def __init__(self, sf2: Path | None = None, sample_rate: int = SAMPLE_RATE):
+
+def choose_font(part, rng) -> None:
+    """Draw the SoundFont of a GM :class:`~.events.Part` (one random number, installed or not)."""
+    use = rng.random() < MUSESCORE_SHARE
+    if use and part.engine == "fluid" and part.program not in MUSESCORE_SLOW and musescore_path():
+        part.params["font"] = "musescore"
+
+
+class FluidRenderer:
+    """One synth with the GM SoundFonts; render :class:`~musicsep.data.synth.events.Part` objects.
+
+    Samples load on demand (``synth.dynamic-sample-loading``): loading the 84 MB MuseScore SF3
+    then costs about 0.03 s and only the presets a song plays are decoded (most 0.01-0.05 s), where
+    a full load decodes every sample (about 5 s per song). MuseScore is loaded first and without a
+    preset reset, FluidR3 on top of it: the synth's own resets (new synth, system reset) then
+    select FluidR3 presets and never decode MuseScore's large default piano.
+    """
+
+    def __init__(self, sf2: Path | None = None, sample_rate: int = SAMPLE_RATE,
+                 musescore: Path | None | bool = True):
         self.lib = _load_library()
         self.sample_rate = sample_rate
         settings = self.lib.new_fluid_settings()
@@ -77,23 +117,33 @@ class FluidRenderer:
         self.lib.fluid_settings_setint(settings, b"synth.polyphony", 256)
         self.lib.fluid_settings_setint(settings, b"synth.cpu-cores", 1)
         self.lib.fluid_settings_setnum(settings, b"synth.gain", 0.4)
+        self.lib.fluid_settings_setint(settings, b"synth.dynamic-sample-loading", 1)
         self.settings = settings
         self.synth = self.lib.new_fluid_synth(settings)
+        self.fonts: dict[str, int] = {}
+        second = musescore_path() if musescore is True else (musescore or None)
+        if second is not None:
+            sfid = self.lib.fluid_synth_sfload(self.synth, str(second).encode(), 0)
+            if sfid >= 0:
+                self.fonts["musescore"] = sfid
         path = str(sf2 or soundfont_path()).encode()
         self.sfid = self.lib.fluid_synth_sfload(self.synth, path, 1)
         if self.sfid < 0:
             raise RuntimeError(f"could not load SoundFont {path!r}")
+        self.fonts["fluidr3"] = self.sfid
 
     def render(self, program: int, bank: int, events: list[tuple], n_samples: int,
-               channel: int = 0, bend_range: int = 2) -> np.ndarray:
+               channel: int = 0, bend_range: int = 2, font: str = "fluidr3") -> np.ndarray:
         """Render events ``(sample, kind, a, b)`` on one channel; returns float32 ``(n, 2)``.
+
+        ``font``: ``"fluidr3"`` or ``"musescore"`` (falls back to FluidR3 when not installed).
 
         kinds: ``"on"`` (pitch, velocity), ``"off"`` (pitch, -), ``"bend"`` (value -8192..8191, -),
         ``"cc"`` (controller, value).
         """
         lib, syn = self.lib, self.synth
         lib.fluid_synth_system_reset(syn)
-        lib.fluid_synth_program_select(syn, channel, self.sfid, bank, program)
+        lib.fluid_synth_program_select(syn, channel, self.fonts.get(font, self.sfid), bank, program)
         lib.fluid_synth_pitch_wheel_sens(syn, channel, bend_range)
         lib.fluid_synth_pitch_bend(syn, channel, 8192)
         tail = int(1.0 * self.sample_rate)
@@ -150,7 +200,7 @@ def new_renderer() -> FluidRenderer:
     A fluidsynth synth carries state from one render to the next even after a system reset (the
     same events render differently the second time), so each song starts from a new synth and
     renders its parts in a fixed order: the same seed then gives the same bytes in any process.
-    Reloading the SoundFont costs about 0.2 s (it stays in the page cache).
+    Loading the SoundFonts costs about 0.05 s (dynamic sample loading, page cache).
     """
     global _RENDERER
     if _RENDERER is not None:

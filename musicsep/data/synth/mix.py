@@ -30,7 +30,12 @@ def _run(board: pb.Pedalboard, x: np.ndarray) -> np.ndarray:
 
 
 def part_fx(x: np.ndarray, fx: dict, rng: np.random.Generator) -> np.ndarray:
-    """Amp-like distortion (drive + cabinet low-pass) and chorus for guitars / synths."""
+    """An amp model and cabinet (:func:`.guitar.amp_chain`) or an amp-like distortion (drive +
+    low-pass), and chorus, for guitars / synths."""
+    if "amp" in fx:
+        from .guitar import amp_chain
+
+        x = amp_chain(x, fx["amp"], rng)
     chain = []
     if "distortion" in fx:
         chain += [pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(80, 150))),

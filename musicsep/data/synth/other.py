@@ -1,8 +1,11 @@
 """The "other" stem: 1-4 parts among keys, guitars, strings, pads, brass, winds and synth leads.
 
-Roles: chords (sustained or comped), strums, arpeggios and counter-melodies / solos. Leads,
-guitars, strings and winds get expressive pitch (vibrato, bends, slides) through pitch-bend
-events, so that vibrato is not a cue that only the voice carries.
+Roles: chords (sustained or comped), strummed or picked guitars (:mod:`.guitar`), power chords,
+arpeggios and counter-melodies / solos. Leads, guitars, strings and winds get expressive pitch
+(vibrato, bends, slides) through pitch-bend events, so that vibrato is not a cue that only the
+voice carries. Electric guitars often go through an amp and cabinet instead of a SoundFont's
+pre-distorted preset; GM parts draw their SoundFont (FluidR3 or MuseScore General); pads may be
+our synth or a sampled pad (:mod:`.samples`), either with a filter sweep.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import numpy as np
 
 from .drums import pick
 from .events import Part, vibrato_curve
+from .fluid import choose_font
+from .guitar import CABINETS, HOLDOUT_CABS, draw_amp, picked_part, power_chords, strummed_part
+from .samples import HOLDOUT_PADS, PAD_SAMPLES, available
 from .song import SongPlan, step_time
 
 CHORD_PROGS = (0, 1, 2, 4, 5, 16, 17, 18, 19, 24, 25, 26, 27, 48, 49, 50, 51, 61, 88, 89, 90, 91, 92, 94, 95)
@@ -24,6 +30,51 @@ SYNTH_ARPS = ("pluck",)
 
 EXPRESSIVE = {29, 30, 27, 26, 40, 41, 42, 56, 57, 65, 66, 68, 71, 73, 80, 81, 84, 87, 22, 48, 49}
 GUITARS = {24, 25, 26, 27, 28, 29, 30}
+CLEAN_ELECTRICS = (26, 27, 28)  # jazz, clean, muted: what goes into an amp model
+CHORD_GUITARS = (24, 25, 26, 27)  # nylon, steel, jazz, clean
+GUITAR_CHORD_SHARE = 0.3  # chord parts that are guitars outright (CHORD_PROGS holds them too)
+
+
+DOUBLE_TRACK_SHARE = 0.5  # of strummed and power-chord guitars
+
+
+def _double_track(part: Part, rng: np.random.Generator, split: str) -> Part | None:
+    """Sometimes a second take of a rhythm guitar (same instrument, amp voicing, own cabinet)."""
+    if rng.random() >= DOUBLE_TRACK_SHARE:
+        return None
+    twin = Part(part.name + "b", program=part.program, params=dict(part.params), fx=dict(part.fx))
+    if "amp" in part.fx:
+        twin.fx["amp"] = dict(part.fx["amp"], cab=str(pick(rng, tuple(CABINETS), HOLDOUT_CABS, split)))
+    return twin
+
+
+def _guitar_chords(plan: SongPlan, rng: np.random.Generator, part: Part, active: dict) -> Part | None:
+    """A chord guitar: strummed (sometimes double-tracked; returns the second take), picked, or
+    comped in eighths / off-beats; electric ones often through an amp model."""
+    style = rng.random()
+    if part.program in (26, 27) and rng.random() < 0.6:
+        part.fx["amp"] = draw_amp(rng, plan.split, driven=rng.random() < 0.3)
+    twin = None
+    if style < 0.5:
+        twin = _double_track(part, rng, plan.split)
+        strummed_part(plan, rng, part, active, double=twin)
+    elif style < 0.75:
+        picked_part(plan, rng, part, active)
+    else:
+        _chords(plan, rng, part, str(rng.choice(["eighths", "offbeats"])), int(rng.integers(55, 67)))
+    return twin
+
+
+def _pad_part(name: str, params: dict, plan: SongPlan, rng: np.random.Generator) -> Part:
+    """A pad: our subtractive synth or a sampled pad, with a filter sweep half the time."""
+    pads = available(PAD_SAMPLES)
+    if pads and rng.random() < 0.5:
+        part = Part(name, engine="sampler", params=dict(params, sample=str(pick(rng, pads, HOLDOUT_PADS, plan.split))))
+    else:
+        part = Part(name, engine="subtractive", params=dict(params, preset="pad"))
+    if rng.random() < 0.5:
+        part.params["sweep_bar"] = plan.bar
+    return part
 
 
 def _voicing(chord_pcs: list[int], center: int, rng: np.random.Generator, n: int = 4) -> list[int]:
@@ -56,15 +107,14 @@ def _add_expression(part: Part, rng, t: float, dur: float, prog: int | None, str
 
 
 def _chords(plan, rng, part, kind, center, energy_bias=0.0):
+    """Block chords in one comping rhythm (guitar strums and picking live in :mod:`.guitar`)."""
     prog = part.program if part.engine == "fluid" else None
-    strum = kind == "strum"
     rhythm = {
         "sustain": [(0, 16)],
         "half": [(0, 8), (8, 8)],
         "quarters": [(0, 4), (4, 4), (8, 4), (12, 4)],
         "pushed": [(0, 6), (6, 4), (10, 6)],
         "offbeats": [(2, 2), (6, 2), (10, 2), (14, 2)],
-        "strum": [(0, 3), (3, 3), (6, 2), (8, 2), (10, 3), (13, 3)],
         "eighths": [(s, 2) for s in range(0, 16, 2)],
     }[kind]
     vel0 = float(rng.uniform(65, 100))
@@ -77,11 +127,9 @@ def _chords(plan, rng, part, kind, center, energy_bias=0.0):
                 continue
             t = step_time(plan, bt, s) + rng.normal(0, 0.006)
             dur = ln * plan.beat / 4 * (0.98 if kind in ("sustain", "half") else float(rng.uniform(0.5, 0.9)))
-            up = strum and (s % 4 == 2 or s % 4 == 3)
-            order = voicing[::-1] if up else voicing
-            for k, p in enumerate(order):
-                off = k * float(rng.uniform(0.008, 0.02)) if strum else abs(rng.normal(0, 0.004))
-                v = vel0 * (0.7 + 0.3 * sec.energy) + rng.normal(0, 6) - (12 if up else 0)
+            for p in voicing:
+                off = abs(rng.normal(0, 0.004))
+                v = vel0 * (0.7 + 0.3 * sec.energy) + rng.normal(0, 6)
                 part.note(t + off, dur - off, p, v)
         if prog in (48, 49) and rng.random() < 0.5:
             _add_expression(part, rng, bt, plan.bar, prog, strength=0.4)
@@ -155,6 +203,7 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
     pans = rng.permutation(np.linspace(-0.6, 0.6, max(len(roles), 2)))
     sections = [sec.start_bar for sec in plan.sections]
     for k, role in enumerate(roles):
+        twin = None
         # each part sits out some sections (arrangement), but never all
         # the first part carries the harmony wherever the stem plays; the others come and go
         active = {s: bool(k == 0 or rng.random() < (0.85 if role in ("chords", "power") else 0.6)) for s in sections}
@@ -162,30 +211,31 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
             active[sections[0]] = True
         params = {"sections": active}
         if role in ("chords", "chords2"):
-            if rng.random() < 0.15:
-                part = Part(f"other{k}", engine="subtractive", params=dict(params, preset="pad"))
+            source = rng.random()
+            if source < 0.22:
+                part = _pad_part(f"other{k}", params, plan, rng)
+            elif source < GUITAR_CHORD_SHARE + 0.22:  # guitars carry most records' "other" stem
+                part = Part(f"other{k}", program=int(pick(rng, CHORD_GUITARS, HOLDOUT, plan.split)), params=params)
             else:
                 part = Part(f"other{k}", program=int(pick(rng, CHORD_PROGS, HOLDOUT, plan.split)), params=params)
             prog = part.program if part.engine == "fluid" else 89
             if prog in (24, 25, 26, 27):
-                kind = str(rng.choice(["strum", "eighths", "offbeats"]))
-            elif prog in (48, 49, 50, 51, 88, 89, 90, 91, 92, 94, 95, 16, 17, 18, 19) or part.engine != "fluid":
-                kind = str(rng.choice(["sustain", "half", "sustain"]))
+                twin = _guitar_chords(plan, rng, part, active)
             else:
-                kind = str(rng.choice(["quarters", "pushed", "offbeats", "half", "sustain", "eighths"]))
-            _chords(plan, rng, part, kind, int(rng.integers(55, 67)))
+                if prog in (48, 49, 50, 51, 88, 89, 90, 91, 92, 94, 95, 16, 17, 18, 19) or part.engine != "fluid":
+                    kind = str(rng.choice(["sustain", "half", "sustain"]))
+                else:
+                    kind = str(rng.choice(["quarters", "pushed", "offbeats", "half", "sustain", "eighths"]))
+                _chords(plan, rng, part, kind, int(rng.integers(55, 67)))
         elif role == "power":
-            part = Part(f"other{k}", program=int(rng.choice(POWER_PROGS)), params=params)
-            part.fx["distortion"] = float(rng.uniform(10, 25))
-            for b, sec, chord, bt, i in plan.bars():
-                if not sec.active["other"] or not active.get(sec.start_bar, True):
-                    continue
-                root = 40 + (chord.root - 40) % 12
-                rhythm = range(0, 16, 2) if rng.random() < 0.7 else (0, 3, 6, 8, 11, 14)
-                for s in rhythm:
-                    t = step_time(plan, bt, s) + rng.normal(0, 0.005)
-                    for off, p in enumerate((root, root + 7, root + 12)):
-                        part.note(t + off * 0.006, plan.beat / 2 * 0.85, p, 95 + rng.normal(0, 6))
+            if rng.random() < 0.6:  # a clean guitar into a driven amp model and cabinet
+                part = Part(f"other{k}", program=int(rng.choice(CLEAN_ELECTRICS)), params=params)
+                part.fx["amp"] = draw_amp(rng, plan.split, driven=True)
+            else:
+                part = Part(f"other{k}", program=int(rng.choice(POWER_PROGS)), params=params)
+                part.fx["distortion"] = float(rng.uniform(10, 25))
+            twin = _double_track(part, rng, plan.split)
+            power_chords(plan, rng, part, active, double=twin)
         elif role == "arp":
             if rng.random() < 0.2:
                 part = Part(f"other{k}", engine="subtractive", params=dict(params, preset="pluck"))
@@ -200,11 +250,19 @@ def make_other(plan: SongPlan, rng: np.random.Generator) -> list[Part]:
                                         glide=float(rng.choice([0.0, 0.03, 0.06]))))
             else:
                 part = Part(f"other{k}", program=int(pick(rng, LEAD_PROGS, HOLDOUT, plan.split)), params=params)
-                if part.program in (29, 30):
+                if part.program in (29, 30) and rng.random() < 0.5:
+                    part.program = 27  # the lead guitar's drive comes from the amp model
+                    part.fx["amp"] = draw_amp(rng, plan.split, driven=True)
+                elif part.program in (29, 30):
                     part.fx["distortion"] = float(rng.uniform(8, 22))
             _melody(plan, rng, part, int(rng.integers(64, 80)), solo_only=rng.random() < 0.5)
+        choose_font(part, rng)
         part.pan = float(pans[k])
         if part.engine == "fluid" and part.program in (27, 26) and rng.random() < 0.5:
             part.fx["chorus"] = True
         parts.append(part)
+        if twin is not None:  # the two takes panned apart
+            twin.params.update({key: part.params[key] for key in ("font",) if key in part.params})
+            part.pan, twin.pan = -float(rng.uniform(0.6, 0.95)), float(rng.uniform(0.6, 0.95))
+            parts.append(twin)
     return parts

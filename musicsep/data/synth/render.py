@@ -11,8 +11,9 @@ from .fluid import get_renderer, new_renderer
 from .mix import mix_stems, pan_stereo, part_fx
 from .other import make_other
 from .sampled_drums import available_kits, render_sampled_drums
+from .samples import PAD_SAMPLES, render_sampled_notes
 from .song import make_plan
-from .synthlib import render_synth_notes, synth_drum_hit
+from .synthlib import filter_sweep, render_synth_notes, synth_drum_hit
 from .vocals import make_vocals
 
 SR = 44100
@@ -27,12 +28,19 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
     if part.engine == "fluid":
         ev = [(int(round(t * SR)), k, a, b) for (t, k, a, b) in part.events if t < n / SR and t >= 0]
         ev = [e for e in ev if e[0] < n]
-        y = get_renderer().render(part.program, part.bank, ev, n).astype(np.float64)
+        y = get_renderer().render(part.program, part.bank, ev, n,
+                                  font=part.params.get("font", "fluidr3")).astype(np.float64)
         # fluidsynth preset timbres differ in level: normalise per part
         y = y / (np.abs(y).max() + 1e-9) if np.abs(y).max() > 0 else y
-    elif part.engine == "subtractive":
-        y = render_synth_notes(part.notes, n, part.params["preset"], rng,
-                               vibrato=part.params.get("vibrato"), glide=part.params.get("glide", 0.0))
+    elif part.engine in ("subtractive", "sampler"):
+        if part.engine == "subtractive":
+            y = render_synth_notes(part.notes, n, part.params["preset"], rng,
+                                   vibrato=part.params.get("vibrato"), glide=part.params.get("glide", 0.0))
+        else:
+            y = render_sampled_notes(part.notes, n, part.params["sample"],
+                                     fold_octaves=part.params["sample"] in PAD_SAMPLES)
+        if "sweep_bar" in part.params and np.abs(y).max() > 0:
+            y = filter_sweep(y, part.params["sweep_bar"], rng)
         y = y / (np.abs(y).max() + 1e-9) if np.abs(y).max() > 0 else y
     elif part.engine == "sampled":
         y = render_sampled_drums(part.notes, n, part.params["kit"], rng)
@@ -53,6 +61,19 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
         raise ValueError(part.engine)
     y = part_fx(y, part.fx, rng)
     return pan_stereo(y, part.pan) * 10 ** (part.gain_db / 20)
+
+
+def instrument_name(part: Part):
+    """What plays a part, for the song's metadata: a preset / sample name, or the GM program
+    (with its SoundFont and amp when not plain FluidR3)."""
+    if part.engine != "fluid":
+        return part.params.get("preset", part.params.get("sample", part.engine))
+    suffix = ""
+    if part.params.get("font", "fluidr3") != "fluidr3":
+        suffix += f"@{part.params['font']}"
+    if "amp" in part.fx:
+        suffix += f"+{part.fx['amp']['model']}/{part.fx['amp']['cab']}"
+    return f"{part.program}{suffix}" if suffix else part.program
 
 
 def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.ndarray], dict]:
@@ -99,9 +120,9 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
         drum_kit = "synth"
     meta = {"seed": seed, "split": split, "style": plan.style, "tempo": round(plan.tempo, 2),
             "key": plan.key, "minor": plan.minor,
-            "bass": bass_part.params.get("preset", bass_part.program),
+            "bass": instrument_name(bass_part),
             "drum_kit": drum_kit,
             "voice": layers[0]["engine"] if layers else None,
-            "other": [p.params.get("preset", p.program) for p in other_parts],
+            "other": [instrument_name(p) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}
     return out, meta

@@ -178,3 +178,43 @@ def synth_drum_hit(kind: str, rng: np.random.Generator, sr: int = SR, tune: floa
     t = np.arange(n) / sr
     noise = _onepole_hp(_onepole_hp(rng.standard_normal(n), 0.6), 0.6)
     return 0.35 * noise * np.exp(-t / (0.15 if kind == "open_hat" else 0.02))
+
+
+@njit(cache=True)
+def swept_lowpass(x, cutoff, reso, sr):
+    """Resonant state-variable low-pass whose cutoff (Hz) follows ``cutoff`` sample by sample."""
+    out = np.zeros_like(x)
+    low = 0.0
+    band = 0.0
+    k = 2.0 - 2.0 * reso
+    for i in range(x.shape[0]):
+        fc = min(cutoff[i], 0.2 * sr)
+        g = 2.0 * np.sin(np.pi * fc / (2.0 * sr))
+        for _ in range(2):
+            low += g * band
+            high = x[i] - low - k * band
+            band += g * high
+        out[i] = low
+    return out
+
+
+def sweep_curve(n_samples: int, bar_s: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    """A filter-sweep cutoff (Hz) for a synth pad or bass: a slow sine over 2-8 bars or a rise over
+    each 4- or 8-bar phrase, between a dark and a bright corner drawn per song."""
+    lo = float(np.exp(rng.uniform(np.log(200), np.log(700))))
+    hi = lo * float(rng.uniform(4, 16))
+    t = np.arange(n_samples) / sr
+    if rng.random() < 0.5:
+        period = bar_s * float(rng.choice([2, 4, 8]))
+        pos = 0.5 - 0.5 * np.cos(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
+    else:
+        phrase = bar_s * float(rng.choice([4, 8]))
+        pos = (t % phrase) / phrase
+    return lo * (hi / lo) ** pos
+
+
+def filter_sweep(x: np.ndarray, bar_s: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    """Run mono ``x`` through a resonant low-pass swept by :func:`sweep_curve`; peak kept."""
+    cutoff = sweep_curve(x.shape[0], bar_s, rng, sr)
+    y = swept_lowpass(np.ascontiguousarray(x, dtype=np.float64), cutoff, float(rng.uniform(0.2, 0.7)), float(sr))
+    return y * ((np.abs(x).max() + 1e-12) / (np.abs(y).max() + 1e-12))
