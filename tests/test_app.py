@@ -368,3 +368,50 @@ def test_only_the_last_results_are_kept(monkeypatch, song):
     assert len(at.get("audio")) == 4 and len(calls) == 4
     at.file_uploader(key="upload").upload("song0.wav", uploads[0], "audio/wav").run()  # evicted
     assert len(at.get("audio")) == 0 and at.button(key="separate")
+
+
+def test_a_second_visitor_sees_the_queue_message(monkeypatch, song):
+    """While another visitor's song is being separated, a visitor who presses Separate is told to
+    wait (webapp.QUEUE_WAIT_TEXT on the page's progress bar), then gets the stems of their own song.
+
+    The other visitor is a job in the server's queue (AppTest runs one page at a time in a process):
+    it holds the queue until the page has drawn the message, or 30 s."""
+    import threading
+
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    shown: list[str] = []  # every progress-bar text the page draws, in order
+    queue_message_shown = threading.Event()
+    real_progress = DeltaGenerator.progress
+
+    def progress(self, value, text=None):
+        shown.append(text)
+        if text == webapp.QUEUE_WAIT_TEXT:
+            queue_message_shown.set()
+        return real_progress(self, value, text=text)
+
+    server_queue = webapp.SeparationQueue(webapp.stall_seconds(), poll_seconds=0.05)
+    monkeypatch.setattr(webapp, "SeparationQueue", lambda *args, **kwargs: server_queue)
+    monkeypatch.setattr(DeltaGenerator, "progress", progress)
+    st.cache_resource.clear()  # the page's separation_queue() now returns server_queue
+    at = app_test(monkeypatch)
+    at.radio(key="method").set_value("bandpass").run()
+    at.file_uploader(key="upload").upload("mine.wav", wav_file(song), "audio/wav").run()
+
+    other_started = threading.Event()
+
+    def other_song(report):
+        other_started.set()
+        return queue_message_shown.wait(30)
+
+    other = {}
+    other_visitor = threading.Thread(target=lambda: other.update(told=server_queue.run(other_song, lambda f, t: None)))
+    other_visitor.start()
+    assert other_started.wait(30)
+    at.button(key="separate").click().run()
+    other_visitor.join(30)
+    assert other == {"told": True}, "the page never showed the queue message while another song was separated"
+    assert shown.count(webapp.QUEUE_WAIT_TEXT) == 1
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "“mine.wav”" in at.success[0].value and len(at.get("audio")) == 4

@@ -1,6 +1,7 @@
 """The documents agree with the files they quote: measured tables, model sizes, the method count."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -34,6 +35,25 @@ def test_every_results_table_in_the_readme_names_its_file():
             "docs/valid_split.json", "docs/stages23.json"} <= set(named)
     for name in named:
         assert (ROOT / name).is_file(), name
+
+
+def test_every_measured_table_in_the_unet_doc_names_its_file():
+    text = (ROOT / "docs" / "unet.md").read_text()
+    named = re.findall(r"<!-- table: (\S+) -->", text)
+    assert named == ["docs/unet_speed_history.json", "docs/unet_scores.json"]
+    for name in named:
+        assert (ROOT / name).is_file(), name
+
+
+def test_unet_doc_scores_are_the_compare_runs():
+    """The rows of docs/unet_scores.json that name a ``musicsep compare`` output hold its SDR medians."""
+    scores = json.loads((ROOT / "docs" / "unet_scores.json").read_text())
+    rows = {row[0]: row[1:] for row in scores["rows"]}
+    assert len(scores["from"]) == 4
+    for label, (path, method) in scores["from"].items():
+        results = json.loads((ROOT / path).read_text())["results"][method]
+        expected = [f"{results[column]:.2f}" for column in scores["columns"][1:]]
+        assert [cell.strip("*") for cell in rows[label]] == expected, (label, path, method)
 
 
 def test_a_hand_edit_shows(tmp_path):

@@ -116,7 +116,6 @@ def test_vocals_are_voiced_with_moving_pitch_and_consonant_energy(dataset):
     import librosa
 
     checked = 0
-    high_energy, all_energy, ratios = [], [], []
     for i in range(N_TRACKS):
         v = _read(dataset / "train" / track_name("train", i), "vocals").mean(axis=1)
         if np.sqrt(np.mean(v ** 2)) < 1e-3:
@@ -131,20 +130,19 @@ def test_vocals_are_voiced_with_moving_pitch_and_consonant_energy(dataset):
         pairs = voiced[1:] & voiced[:-1] & active[1:] & active[:-1]
         steps = np.abs(np.diff(12 * np.log2(np.where(voiced, f0, 1.0) / 440.0)))[pairs]
         assert (steps >= 0.1).mean() > 0.25, (steps >= 0.1).mean()  # pitch keeps moving (vibrato, glides)
-        # consonants: energy above 4 kHz, concentrated in short bursts (pooled over the songs: a
-        # 10 s window of one song may hold only sustained vowels)
+        # consonants, in every song: energy above 4 kHz in short bursts. Counted in frames, not as a
+        # share of the song: a 10 s window may hold long sustained vowels (seed 0's songs: 5, 19 and
+        # 32 burst frames; 5 %, 6 % and 8 % of frames with a tenth of their energy above 4 kHz)
         S = np.abs(librosa.stft(v, n_fft=2048, hop_length=512)) ** 2
         freqs = librosa.fft_frequencies(sr=44100, n_fft=2048)
-        hi, tot = S[freqs > 4000].sum(axis=0), S.sum(axis=0) + 1e-20
-        loud = tot > tot.max() * 1e-3
-        high_energy.append(hi.sum())
-        all_energy.append(tot.sum())
-        ratios.append(hi[loud] / tot[loud])
+        high, total = S[freqs > 4000].sum(axis=0), S.sum(axis=0) + 1e-20
+        loud = total > total.max() * 1e-3
+        ratio = high[loud] / total[loud]
+        assert 0.001 < high.sum() / total.sum() < 0.5, (i, high.sum() / total.sum())
+        assert (ratio > 0.3).sum() >= 3, (i, (ratio > 0.3).sum())  # sibilant / burst frames
+        assert (ratio > 0.1).mean() > 0.02, (i, (ratio > 0.1).mean())
+        assert np.median(ratio) < 0.2, (i, np.median(ratio))  # but most of the voice is voiced, below 4 kHz
         checked += 1
         if checked == 3:
             break
     assert checked >= 2
-    ratio = np.concatenate(ratios)
-    assert 0.001 < sum(high_energy) / sum(all_energy) < 0.5
-    assert (ratio > 0.3).mean() > 0.01  # sibilant / burst frames exist
-    assert np.median(ratio) < 0.2  # but most of the voice is voiced, below 4 kHz
