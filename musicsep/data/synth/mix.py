@@ -54,7 +54,10 @@ def part_fx(x: np.ndarray, fx: dict, rng: np.random.Generator) -> np.ndarray:
     return y * (peak_in / peak_out)
 
 
-def stem_chain(stem: str, rng: np.random.Generator, style: str) -> pb.Pedalboard:
+def stem_chain(stem: str, rng: np.random.Generator, style: str, facts: dict | None = None) -> pb.Pedalboard:
+    """The stem's effects, drawn from ``rng``; ``facts`` hears what was drawn that the song's
+    metadata should name (the vocal colour)."""
+    facts = {} if facts is None else facts
     fx = []
     if stem == "vocals":
         fx.append(pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(80, 140))))
@@ -62,6 +65,7 @@ def stem_chain(stem: str, rng: np.random.Generator, style: str) -> pb.Pedalboard
         fx.append(pb.Compressor(threshold_db=float(rng.uniform(-24, -14)), ratio=float(rng.uniform(2, 5)),
                                 attack_ms=float(rng.uniform(2, 10)), release_ms=float(rng.uniform(60, 200))))
         colour = rng.random()
+        facts["vocal_colour"] = "telephone" if colour < 0.06 else "driven" if colour < 0.12 else "clean"
         if colour < 0.06:  # telephone / megaphone voice
             fx += [pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(300, 600))),
                    pb.LowpassFilter(cutoff_frequency_hz=float(rng.uniform(2500, 4000))),
@@ -188,14 +192,16 @@ def master_gain(mix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     return gain, ceiling
 
 
-def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str) -> dict[str, np.ndarray]:
-    """Process, balance, bus-compress and scale the stems; returns float32 stems and mixture."""
+def mix_stems(stems: dict[str, np.ndarray], rng: np.random.Generator, style: str,
+              facts: dict | None = None) -> dict[str, np.ndarray]:
+    """Process, balance, bus-compress and scale the stems; returns float32 stems and mixture.
+    ``facts`` (optional) receives what the song's metadata names, e.g. the vocal colour."""
     out = {}
     for s in STEMS:
         x = stems[s]
         if np.abs(x).max() > 0:
             x = x / (np.abs(x).max() + 1e-9)
-            x = _run(stem_chain(s, rng, style), x)
+            x = _run(stem_chain(s, rng, style, facts), x)
             if s == "vocals" and rng.random() < 0.6:
                 x = de_ess(x, rng)
         out[s] = x

@@ -111,7 +111,8 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
         a = a / (np.abs(a).max() + 1e-9)
         voc += pan_stereo(a, layer["pan"]) * 10 ** (layer["gain_db"] / 20)
     stems["vocals"] = voc
-    out = mix_stems(stems, rng, plan.style)
+    facts: dict = {}
+    out = mix_stems(stems, rng, plan.style, facts)
     if drum_part.engine == "fluid":
         drum_kit = drum_part.program
     elif drum_part.engine == "sampled":
@@ -123,6 +124,7 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
             "bass": instrument_name(bass_part),
             "drum_kit": drum_kit,
             "voice": layers[0]["engine"] if layers else None,
+            "vocal_colour": facts.get("vocal_colour"),
             "other": [instrument_name(p) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}
     return out, meta
