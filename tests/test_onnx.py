@@ -98,7 +98,9 @@ def test_parity_of_the_shipped_model_on_a_fixed_5_second_input():
     for s in SOURCES:
         assert onnx_stems[s].shape == mixture.shape
         assert relative_error(onnx_stems[s], torch_stems[s]) < PARITY_BOUND, s
-        assert np.sum(torch_stems[s] ** 2) > 1e-3 * np.sum(mixture ** 2), s  # a real stem, not silence
+        # a stem with sound in it (so the parity above is not between two silences): above -40 dB of
+        # the mixture; the shipped model gives this toy song's vocals about -34 dB
+        assert np.sum(torch_stems[s] ** 2) > 1e-4 * np.sum(mixture ** 2), s
 
 
 def test_separate_cli_with_onnx_backend(tmp_path):
