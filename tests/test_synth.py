@@ -140,9 +140,6 @@ def test_vocals_are_voiced_with_moving_pitch(dataset):
     assert checked >= 2
 
 
-@pytest.mark.xfail(strict=True, reason="known generator defect: in seed 0's songs 1 and 2 the sung vocals have "
-                   "no sibilant bursts (song 1: the recorded-speech lead's phrases have none; song 2: the driven "
-                   "colour's low-pass and the de-esser remove the 7 it had). Strict: it fails once fixed.")
 def test_every_sung_song_has_consonant_energy(dataset):
     """Consonants, in every song: energy above 4 kHz in short bursts, counted in frames (a 10 s
     window may hold long sustained vowels), yet most of the voice voiced below 4 kHz."""

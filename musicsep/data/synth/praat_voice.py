@@ -20,7 +20,11 @@ WORDS = (
     "yesterday tomorrow forget sky rain storm ocean wild free slow fast hands face voice "
     "open closer darker brighter higher lover sister brother mother father street door "
     "window radio station paper silver diamond heaven angel devil memory promise trouble "
-    "say tell me you we they all my your our this that when where why just still every"
+    "say tell me you we they all my your our this that when where why just still every "
+    # sibilants are among the commonest sounds of sung English: without these a phrase can have none
+    "so she is it's yes sun stars kiss miss sweet soul sing shine chance change secret sometimes "
+    "these those was us songs lights nights days ways first last best rest sense speak such "
+    "sure small smile stand kisses places voices chasing missing"
 ).split()
 
 VOWEL_CHARS = set("aeiouɑæɐɒɔəɛɜɪʊʌyøœɨʉɯɤɘɵɞɶ")
