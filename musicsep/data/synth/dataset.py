@@ -7,6 +7,7 @@ import os
 import shutil
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 import multiprocessing as mp
 from pathlib import Path
 
@@ -16,10 +17,15 @@ import soundfile as sf
 FILES = ("mixture", "drums", "bass", "other", "vocals")
 
 
-def track_seed(seed: int, split: str, index: int) -> int:
-    """Per-track seed from (seed, split, index): train and test streams never coincide."""
+MAX_ATTEMPTS = 4  # renders of one track before giving up (see generate_dataset)
+
+
+def track_seed(seed: int, split: str, index: int, attempt: int = 0) -> int:
+    """Per-track seed from (seed, split, index): train and test streams never coincide.
+    ``attempt`` > 0 gives the seeds a track falls back to when its renderer crashed."""
     split_code = {"train": 0, "test": 1, "valid": 2}.get(split, zlib.crc32(split.encode()) + 3)
-    return int(np.random.SeedSequence([int(seed), split_code, int(index)]).generate_state(1)[0])
+    key = [int(seed), split_code, int(index)] + ([int(attempt)] if attempt else [])
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
 def track_name(split: str, index: int, seed: int = 0) -> str:
@@ -36,13 +42,15 @@ def _worker_init() -> None:
 
 
 def _make_track(args) -> str:
-    out_dir, split, index, seed, seconds = args
+    out_dir, split, index, seed, seconds, attempt = args
     from .render import render_song
 
     folder = Path(out_dir) / split / track_name(split, index, seed)
     if _complete(folder):
         return str(folder)
-    audio, meta = render_song(track_seed(seed, split, index), split, seconds)
+    audio, meta = render_song(track_seed(seed, split, index, attempt), split, seconds)
+    if attempt:
+        meta["render_attempt"] = attempt
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -69,7 +77,7 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
     """
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
-    work = [(str(out_dir), split, i, int(seed), float(seconds)) for i in range(int(tracks))]
+    work = [(str(out_dir), split, i, int(seed), float(seconds), 0) for i in range(int(tracks))]
     bar = None
     if progress:
         try:
@@ -78,16 +86,46 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
             bar = tqdm(total=len(work), desc=f"synth {split}", unit="track")
         except ImportError:  # pragma: no cover
             bar = None
-    results: list[Path] = []
-    # one fresh process per song: the eSpeak engine inside Praat keeps hidden global state from one
-    # utterance to the next, so a song is only reproducible when it starts from a fresh process
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, int(jobs)), mp_context=ctx, initializer=_worker_init,
-                             max_tasks_per_child=1) as ex:
-        for r in ex.map(_make_track, work, chunksize=1):
-            results.append(Path(r))
-            if bar:
-                bar.update(1)
+    done: dict[int, Path] = {}
+
+    def finished(index: int, path: str) -> None:
+        done[index] = Path(path)
+        if bar:
+            bar.update(1)
+
+    while len(done) < len(work):
+        rest = [item for item in work if item[2] not in done]
+        try:
+            _run_pool(rest, jobs, finished)
+        except BrokenProcessPool:
+            # A native library (eSpeak inside Praat) can crash a worker on some seeds, and the
+            # pool is lost with it. The songs being rendered then were the first unfinished ones:
+            # each is rendered alone, from its next fallback seed if it crashes again on its own
+            # (same seed, same crash: the fallback, and so the bytes, stay reproducible); then the
+            # pool goes on with the rest.
+            for item in [item for item in rest if item[2] not in done][:max(1, int(jobs))]:
+                _render_alone(item, finished)
+    results = [done[i] for i in range(len(work))]
     if bar:
         bar.close()
     return results
+
+
+def _render_alone(item: tuple, finished) -> None:
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _run_pool([item[:5] + (attempt,)], 1, finished)
+        except BrokenProcessPool:
+            continue
+    raise RuntimeError(f"the renderer crashed on song {item[2]} with {MAX_ATTEMPTS} seeds")
+
+
+def _run_pool(work: list[tuple], jobs: int, finished) -> None:
+    """Render ``work`` with ``jobs`` workers, one fresh process per song: the eSpeak engine inside
+    Praat keeps hidden global state from one utterance to the next, so a song is only
+    reproducible when it starts from a fresh process."""
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, int(jobs)), mp_context=ctx, initializer=_worker_init,
+                             max_tasks_per_child=1) as ex:
+        for item, path in zip(work, ex.map(_make_track, work, chunksize=1)):
+            finished(item[2], path)
