@@ -162,3 +162,28 @@ def test_every_sung_song_has_consonant_energy(dataset):
         assert np.median(ratio) < 0.2, (i, np.median(ratio))  # but most of the voice is voiced, below 4 kHz
         checked += 1
     assert checked >= 2
+
+
+def test_a_crashing_song_is_rendered_alone_then_from_its_fallback_seed(monkeypatch, tmp_path):
+    """A worker killed by a native crash loses the pool: the songs in flight are rendered alone, a
+    song that crashes on its own is rendered from its next seed, and the rest go on in the pool."""
+    from musicsep.data.synth import dataset
+
+    calls = []
+
+    def fake_pool(work, jobs, finished):  # song 2 crashes at attempt 0, wherever it runs
+        calls.append(([item[2] for item in work], [item[5] for item in work], jobs))
+        for item in work:
+            if item[2] == 2 and item[5] == 0:
+                raise dataset.BrokenProcessPool("crash")
+            finished(item[2], str(tmp_path / str(item[2])))
+
+    monkeypatch.setattr(dataset, "_run_pool", fake_pool)
+    paths = dataset.generate_dataset(tmp_path, tracks=5, seconds=1.0, seed=0, split="train", jobs=2, progress=False)
+    assert [p.name for p in paths] == ["0", "1", "2", "3", "4"]
+    assert calls == [([0, 1, 2, 3, 4], [0] * 5, 2),  # the pool: 0 and 1 done, 2 crashes
+                     ([2], [0], 1), ([2], [1], 1),  # 2 alone crashes again, then its fallback seed works
+                     ([3], [0], 1),                 # the other song that could have been in flight
+                     ([4], [0], 2)]                 # the pool goes on
+    assert dataset.track_seed(0, "train", 2, 1) != dataset.track_seed(0, "train", 2)
+    assert dataset.track_seed(0, "train", 2, 0) == dataset.track_seed(0, "train", 2)
