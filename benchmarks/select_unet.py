@@ -1,7 +1,7 @@
 """Choose between U-Net checkpoints on the synthetic *valid* split, never on test data.
 
     .venv/bin/python benchmarks/select_unet.py best_model.pth runs/unet3/best_model.pth [--forest]
-        [--valid data/synth_v2/valid] [--json FILE]
+        [--valid data/synth_v2/valid] [--json FILE] [--known EARLIER.json ...] [--table-json FILE]
 
 The valid split (``musicsep synth --split valid``) has its own seeds and, like the test split,
 draws held-out instruments, drum kits and voices, so it tells how a model carries over to sounds
@@ -48,6 +48,11 @@ def score(separator, songs) -> dict[str, dict[str, float]]:
     return {"SDR": sdr, "global_SDR": glob}
 
 
+def show(name: str, r: dict) -> None:
+    print(f"{name:34s} SDR " + " ".join(f"{s} {r['SDR'][s]:5.2f}" for s in SOURCES)
+          + f"  avg {r['SDR']['avg']:.2f} | global SDR avg {r['global_SDR']['avg']:.2f}", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="U-Net checkpoints")
@@ -55,6 +60,8 @@ def main() -> int:
     p.add_argument("--forest", action="store_true", help="score the Stage 3 forest too, for reference")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
+    p.add_argument("--known", nargs="+", default=[], metavar="JSON",
+                   help="scores saved earlier by --json on the same valid songs: listed first, not recomputed")
     p.add_argument("--table-json", default=None, help="the README's table (docs/valid_split.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -74,11 +81,17 @@ def main() -> int:
     for model in args.models:
         candidates[model] = lambda m=model: UNetSeparator(model_path=m)
     result = {"valid": str(folder), "songs": [n for n, _ in songs], "scores": {}}
+    for path in args.known:
+        known = json.loads(Path(path).read_text())
+        if known["songs"] != result["songs"]:
+            print(f"error: {path} scored other songs than those of {folder}", file=sys.stderr)
+            return 2
+        result["scores"].update(known["scores"])
+        for name, r in known["scores"].items():
+            show(name, r)
     for name, make in candidates.items():
-        r = score(make(), songs)
-        result["scores"][name] = r
-        print(f"{name:34s} SDR " + " ".join(f"{s} {r['SDR'][s]:5.2f}" for s in SOURCES)
-              + f"  avg {r['SDR']['avg']:.2f} | global SDR avg {r['global_SDR']['avg']:.2f}", flush=True)
+        result["scores"][name] = score(make(), songs)
+        show(name, result["scores"][name])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.table_json:
