@@ -61,6 +61,31 @@ def test_speech_singer_same_seed_same_samples(sung):
     assert not np.array_equal(other[: len(again)], again[: len(other)])
 
 
+def test_a_double_tracked_take_sings_the_same_words(monkeypatch):
+    """Takes that share a lyrics seed speak the same text, phrase by phrase, whatever their own
+    random draws (timing, vibrato, breaths); a take without it draws its own words."""
+    import musicsep.data.synth.speech_voice as speech_voice
+
+    spoken: list[list[str]] = []
+    real_speak = speech_voice.speak
+
+    def recording_speak(text, length_scale):
+        spoken[-1].append(text)
+        return real_speak(text, length_scale)
+
+    monkeypatch.setattr(speech_voice, "speak", recording_speak)
+    rng = np.random.default_rng(5)
+    plan = make_plan(rng, 8.0, 5, "train", style="pop")
+    singer = make_singer(rng, False)
+    notes = make_melody(plan, rng, singer)
+    for take_seed, lyrics in ((1, 77), (2, 77), (3, None)):
+        spoken.append([])
+        render_speech_voice(notes, singer, "male", plan.n_samples, np.random.default_rng(take_seed),
+                            lyrics_seed=lyrics)
+    assert spoken[0] and spoken[0] == spoken[1]
+    assert spoken[2] != spoken[0]
+
+
 def test_find_nuclei_locates_loud_voiced_stretches():
     frame = 0.005
     f0 = np.zeros(200)

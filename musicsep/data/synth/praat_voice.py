@@ -192,20 +192,25 @@ def add_phrase(out: np.ndarray, y: np.ndarray, start: int) -> None:
 
 
 def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int, rng: np.random.Generator,
-                       split: str, sr: int = 44100) -> np.ndarray:
-    """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``."""
+                       split: str, sr: int = 44100, lyrics_seed: int | None = None) -> np.ndarray:
+    """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
+
+    Takes rendered with the same ``lyrics_seed`` sing the same words in the same language and
+    eSpeak voice (a double-tracked lead); without it they are drawn from ``rng``.
+    """
     import parselmouth
     from parselmouth.praat import call
 
     from .drums import pick
 
-    lang = str(rng.choice(LANGS, p=[0.3, 0.3, 0.1, 0.1, 0.07, 0.07, 0.06]))
-    voice = pick(rng, FEMALE if female else MALE, HOLDOUT_VOICES, split)
+    words_rng = rng if lyrics_seed is None else np.random.default_rng(lyrics_seed)
+    lang = str(words_rng.choice(LANGS, p=[0.3, 0.3, 0.1, 0.1, 0.07, 0.07, 0.06]))
+    voice = pick(words_rng, FEMALE if female else MALE, HOLDOUT_VOICES, split)
     synth = _synth(lang, voice)
     out = np.zeros(n_samples)
     for ph in phrases_of(notes):
         k = len(ph)
-        text = make_text(rng, k)
+        text = make_text(words_rng, k)
         # the synthesizer's noise sources draw from Praat's generator and from C's rand() (which
         # other libraries in the process may seed from the clock): seed both for every phrase
         phrase_seed = int(rng.integers(1, 2**31))

@@ -150,11 +150,13 @@ def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 
 def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
-                        sr: int = 44100, words: tuple[str, ...] | None = None) -> np.ndarray:
+                        sr: int = 44100, words: tuple[str, ...] | None = None,
+                        lyrics_seed: int | None = None) -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
 
     ``voice_type`` (male, female, child) sets the envelope warp; ``words`` replaces the random
-    lyrics (backing vocals sing "ooh" and "ah").
+    lyrics (backing vocals sing "ooh" and "ah"); takes rendered with the same ``lyrics_seed`` sing
+    the same words (a double-tracked lead), otherwise the words are drawn from ``rng``.
     """
     import soxr
 
@@ -163,11 +165,12 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         import pyworld
 
     warp = float(rng.uniform(*WARP[voice_type]))
+    words_rng = rng if lyrics_seed is None else np.random.default_rng(lyrics_seed)
     out = np.zeros(n_samples)
     frame_s = FRAME_MS / 1000
     for ph in phrases_of(notes):
         k = len(ph)
-        text = " ".join(str(rng.choice(words)) for _ in range(k)) if words else make_text(rng, k)
+        text = " ".join(str(words_rng.choice(words)) for _ in range(k)) if words else make_text(words_rng, k)
         speech, tts_sr, groups = speak(text, float(rng.uniform(0.9, 1.4)))
         if len(speech) < tts_sr * 0.1:
             continue

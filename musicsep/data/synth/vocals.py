@@ -393,28 +393,30 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     if engine == "speech" and female and rng.random() < 0.15:
         voice_type = "child"
 
-    def voice(nts, sg, fem, jitter=0.0, words=None):
+    lyrics_seed = int(rng.integers(1, 2**31))  # the lead and its double sing the same words
+
+    def voice(nts, sg, fem, jitter=0.0, words=None, lyrics=None):
         if jitter:
             nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
         if engine == "speech":
             from .speech_voice import render_speech_voice
 
             vt = voice_type if fem == female else ("female" if fem else "male")
-            return render_speech_voice(nts, sg, vt, n, rng, words=words)
+            return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics)
         if engine == "praat":
             from .praat_voice import render_praat_voice
 
-            return render_praat_voice(nts, sg, fem, n, rng, plan.split)
+            return render_praat_voice(nts, sg, fem, n, rng, plan.split, lyrics_seed=lyrics)
         return render_voice(nts, sg, n, rng)
 
-    layers = [{"audio": voice(notes, singer, female), "pan": float(rng.uniform(-0.05, 0.05)),
+    layers = [{"audio": voice(notes, singer, female, lyrics=lyrics_seed), "pan": float(rng.uniform(-0.05, 0.05)),
                "gain_db": 0.0, "role": "lead", "engine": engine}]
     r = rng.random()
     if r < 0.3:  # double-tracked lead
         s2 = make_singer(rng, female)
         s2.low, s2.high = singer.low, singer.high
         s2.fscale = singer.fscale * float(rng.uniform(0.97, 1.03))
-        y2 = voice(notes, s2, female, 0.012)
+        y2 = voice(notes, s2, female, 0.012, lyrics=lyrics_seed)
         side = float(rng.choice([-1, 1]))
         layers[0]["pan"] = -0.3 * side
         layers.append({"audio": y2, "pan": 0.3 * side, "gain_db": -2.0, "role": "double"})
