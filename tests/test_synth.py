@@ -177,11 +177,11 @@ def test_a_crashing_song_is_rendered_alone_then_from_its_fallback_seed(monkeypat
     calls = []
 
     def fake_pool(work, jobs, finished):  # song 2 crashes at attempt 0, wherever it runs
-        calls.append(([item[2] for item in work], [item[5] for item in work], jobs))
-        for item in work:
-            if item[2] == 2 and item[5] == 0:
+        calls.append(([job.index for job in work], [job.attempt for job in work], jobs))
+        for job in work:
+            if job.index == 2 and job.attempt == 0:
                 raise dataset.BrokenProcessPool("crash")
-            finished(item[2], str(tmp_path / str(item[2])))
+            finished(job.index, str(tmp_path / str(job.index)))
 
     monkeypatch.setattr(dataset, "_run_pool", fake_pool)
     paths = dataset.generate_dataset(tmp_path, tracks=5, seconds=1.0, seed=0, split="train", jobs=2, progress=False)

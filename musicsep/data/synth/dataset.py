@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 import multiprocessing as mp
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -41,8 +42,18 @@ def _worker_init() -> None:
         os.environ[var] = "1"
 
 
-def _make_track(args) -> str:
-    out_dir, split, index, seed, seconds, attempt = args
+class SongJob(NamedTuple):
+    """One song to render; ``attempt`` > 0 renders it from a fallback seed (see track_seed)."""
+    out_dir: str
+    split: str
+    index: int
+    seed: int
+    seconds: float
+    attempt: int = 0
+
+
+def _make_track(job: SongJob) -> str:
+    out_dir, split, index, seed, seconds, attempt = job
     from .render import render_song
 
     folder = Path(out_dir) / split / track_name(split, index, seed)
@@ -77,7 +88,7 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
     """
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
-    work = [(str(out_dir), split, i, int(seed), float(seconds), 0) for i in range(int(tracks))]
+    work = [SongJob(str(out_dir), split, i, int(seed), float(seconds)) for i in range(int(tracks))]
     bar = None
     if progress:
         try:
@@ -94,7 +105,7 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
             bar.update(1)
 
     while len(done) < len(work):
-        rest = [item for item in work if item[2] not in done]
+        rest = [job for job in work if job.index not in done]
         try:
             _run_pool(rest, jobs, finished)
         except BrokenProcessPool:
@@ -103,29 +114,29 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
             # each is rendered alone, from its next fallback seed if it crashes again on its own
             # (same seed, same crash: the fallback, and so the bytes, stay reproducible); then the
             # pool goes on with the rest.
-            for item in [item for item in rest if item[2] not in done][:max(1, int(jobs))]:
-                _render_alone(item, finished)
+            for job in [job for job in rest if job.index not in done][:max(1, int(jobs))]:
+                _render_alone(job, finished)
     results = [done[i] for i in range(len(work))]
     if bar:
         bar.close()
     return results
 
 
-def _render_alone(item: tuple, finished) -> None:
+def _render_alone(job: SongJob, finished) -> None:
     for attempt in range(MAX_ATTEMPTS):
         try:
-            return _run_pool([item[:5] + (attempt,)], 1, finished)
+            return _run_pool([job._replace(attempt=attempt)], 1, finished)
         except BrokenProcessPool:
             continue
-    raise RuntimeError(f"the renderer crashed on song {item[2]} with {MAX_ATTEMPTS} seeds")
+    raise RuntimeError(f"the renderer crashed on song {job.index} with {MAX_ATTEMPTS} seeds")
 
 
-def _run_pool(work: list[tuple], jobs: int, finished) -> None:
+def _run_pool(work: list[SongJob], jobs: int, finished) -> None:
     """Render ``work`` with ``jobs`` workers, one fresh process per song: the eSpeak engine inside
     Praat keeps hidden global state from one utterance to the next, so a song is only
     reproducible when it starts from a fresh process."""
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, int(jobs)), mp_context=ctx, initializer=_worker_init,
                              max_tasks_per_child=1) as ex:
-        for item, path in zip(work, ex.map(_make_track, work, chunksize=1)):
-            finished(item[2], path)
+        for job, path in zip(work, ex.map(_make_track, work, chunksize=1)):
+            finished(job.index, path)
