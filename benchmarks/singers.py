@@ -1,6 +1,8 @@
-"""The three singing engines on one melody, side by side: spectrograms and a short audio example.
+"""The singing engines on one melody, side by side: spectrograms and short audio examples of the
+recorded-speech singer with its two voice models (piper's "joe", Kokoro's "jf_alpha").
 
-    .venv/bin/python benchmarks/singers.py [--seed 3] [--seconds 6] [--out docs/singers.png] [--audio docs/singer_speech.ogg]
+    .venv/bin/python benchmarks/singers.py [--seed 3] [--seconds 6] [--out docs/singers.png]
+        [--audio docs/singer_speech.ogg] [--audio-kokoro docs/singer_kokoro.ogg]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--out", type=Path, default=Path("docs/singers.png"))
     ap.add_argument("--audio", type=Path, default=Path("docs/singer_speech.ogg"))
+    ap.add_argument("--audio-kokoro", type=Path, default=Path("docs/singer_kokoro.ogg"))
     args = ap.parse_args()
     import librosa
 
@@ -40,10 +43,12 @@ def main() -> None:
     voices = {
         "formant synthesizer (vocals.py)": render_voice(notes, singer, n, np.random.default_rng(1)),
         "Praat / eSpeak (praat_voice.py)": render_praat_voice(notes, singer, True, n, np.random.default_rng(1), "train"),
-        "recorded speech re-sung with WORLD (speech_voice.py)": render_speech_voice(notes, singer, "female", n,
-                                                                                  np.random.default_rng(1)),
+        "recorded speech re-sung with WORLD (speech_voice.py), piper's joe warped": render_speech_voice(
+            notes, singer, "female", n, np.random.default_rng(1)),
+        "recorded speech re-sung with WORLD (speech_voice.py), Kokoro's jf_alpha": render_speech_voice(
+            notes, singer, "female", n, np.random.default_rng(1), speaker="jf_alpha"),
     }
-    fig, axes = plt.subplots(len(voices), 1, figsize=(10, 8), sharex=True)
+    fig, axes = plt.subplots(len(voices), 1, figsize=(10, 10), sharex=True)
     for ax, (name, y) in zip(axes, voices.items()):
         S = librosa.amplitude_to_db(np.abs(librosa.stft(y / (np.abs(y).max() + 1e-9), n_fft=2048, hop_length=256)) + 1e-9,
                                     ref=50.0)
@@ -58,10 +63,12 @@ def main() -> None:
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=60)
-    y = voices["recorded speech re-sung with WORLD (speech_voice.py)"]
-    sf.write(str(args.audio), (0.9 * y / (np.abs(y).max() + 1e-9)).astype(np.float32), SR, format="OGG",
-             subtype="VORBIS")
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB), {args.audio} ({args.audio.stat().st_size // 1024} KB)")
+    speech = [y for name, y in voices.items() if name.startswith("recorded speech")]
+    for path, y in zip((args.audio, args.audio_kokoro), speech):
+        sf.write(str(path), (0.9 * y / (np.abs(y).max() + 1e-9)).astype(np.float32), SR, format="OGG",
+                 subtype="VORBIS")
+        print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

