@@ -86,8 +86,11 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
     The same (seed, split, index) always gives the same bytes (each song is rendered in a fresh
     worker process). Returns the track folders.
     """
+    from .speech_voice import prepare
+
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
+    prepare()
     work = [SongJob(str(out_dir), split, i, int(seed), float(seconds)) for i in range(int(tracks))]
     bar = None
     if progress:

