@@ -92,7 +92,7 @@ def test_kokoro_speech_is_deterministic_and_counts_its_syllables():
     assert len(slower) > len(first) * 1.1
 
 
-def test_a_double_tracked_take_sings_the_same_words(monkeypatch):
+def test_a_double_tracked_take_and_a_harmony_sing_the_same_words(monkeypatch):
     """Takes that share a lyrics seed speak the same text, phrase by phrase, whatever their own
     random draws (timing, vibrato, breaths); a take without it draws its own words."""
     import musicsep.data.synth.speech_voice as speech_voice
@@ -113,8 +113,16 @@ def test_a_double_tracked_take_sings_the_same_words(monkeypatch):
         spoken.append([])
         render_speech_voice(notes, singer, "male", plan.n_samples, np.random.default_rng(take_seed),
                             lyrics_seed=lyrics)
-    assert spoken[0] and spoken[0] == spoken[1]
+    assert len(spoken[0]) >= 2 and spoken[0] == spoken[1]
     assert spoken[2] != spoken[0]
+    # a harmony on the second phrase only sings that phrase's words
+    from musicsep.data.synth.praat_voice import phrases_of
+
+    second = phrases_of(notes)[1]
+    spoken.append([])
+    render_speech_voice(second, singer, "male", plan.n_samples, np.random.default_rng(4), lyrics_seed=77,
+                        phrase_keys=[1])
+    assert spoken[3] == [spoken[0][1]]
 
 
 def test_find_nuclei_locates_loud_voiced_stretches():

@@ -122,14 +122,15 @@ def _sung_vocals(dataset):
 
 
 def test_vocals_are_voiced_with_moving_pitch(dataset):
-    """pyin follows one voice: stems with a harmony or backing line (two pitches at once) are left
-    out; a lead alone or double-tracked (the same words, see ``make_vocals``) is checked."""
+    """pyin follows one voice: stems with backing "ooh"s (chord tones held under the lead) are left
+    out; a lead alone, double-tracked or with a harmony (the same words, see ``make_vocals``) is
+    checked."""
     import librosa
 
     checked = 0
     for i, v in _sung_vocals(dataset):
         meta = json.loads((dataset / "train" / track_name("train", i) / "meta.json").read_text())
-        if set(meta["vocal_layers"]) - {"lead", "double"}:
+        if "backing" in meta["vocal_layers"]:
             continue
         y = librosa.resample(v, orig_sr=44100, target_sr=16000)
         f0, voiced, _ = librosa.pyin(y, fmin=80, fmax=1000, sr=16000, frame_length=1024, hop_length=320)
@@ -137,7 +138,7 @@ def test_vocals_are_voiced_with_moving_pitch(dataset):
         active = rms > rms.max() * 0.1
         assert voiced[active].mean() > 0.5, (i, voiced[active].mean())
         semis = 12 * np.log2(f0[voiced & active] / 440.0)
-        assert semis.max() - semis.min() > 3, i  # a melody, not a drone
+        assert semis.max() - semis.min() > 1.5, i  # a melody, not a drone (a 10 s verse may hold two notes)
         pairs = voiced[1:] & voiced[:-1] & active[1:] & active[:-1]
         steps = np.abs(np.diff(12 * np.log2(np.where(voiced, f0, 1.0) / 440.0)))[pairs]
         assert (steps >= 0.1).mean() > 0.25, (i, (steps >= 0.1).mean())  # pitch keeps moving (vibrato, glides)

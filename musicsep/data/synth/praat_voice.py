@@ -191,12 +191,25 @@ def add_phrase(out: np.ndarray, y: np.ndarray, start: int) -> None:
         out[s0:s0 + m] += y[a0:a0 + m] * env
 
 
+def phrase_word_streams(rng: np.random.Generator, lyrics_seed: int | None, phrase_keys, count: int) -> list:
+    """One random stream per phrase for its words (and speaking rate). With a ``lyrics_seed`` the
+    stream of a phrase depends only on the seed and the phrase's key (its index in the lead's
+    melody, or ``phrase_keys[j]``), so a double or a harmony sings the lead's words; without one,
+    every phrase draws from ``rng``."""
+    if lyrics_seed is None:
+        return [rng] * count
+    keys = list(range(count)) if phrase_keys is None else list(phrase_keys)
+    return [np.random.default_rng([int(lyrics_seed), int(key)]) for key in keys]
+
+
 def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int, rng: np.random.Generator,
-                       split: str, sr: int = 44100, lyrics_seed: int | None = None) -> np.ndarray:
+                       split: str, sr: int = 44100, lyrics_seed: int | None = None,
+                       phrase_keys=None) -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
 
-    Takes rendered with the same ``lyrics_seed`` sing the same words in the same language and
-    eSpeak voice (a double-tracked lead); without it they are drawn from ``rng``.
+    Takes rendered with the same ``lyrics_seed`` sing the same words (see
+    :func:`phrase_word_streams`) in the same language and eSpeak voice (a double-tracked lead or a
+    harmony); without it they are drawn from ``rng``.
     """
     import parselmouth
     from parselmouth.praat import call
@@ -208,9 +221,10 @@ def render_praat_voice(notes: list[tuple], singer, female: bool, n_samples: int,
     voice = pick(words_rng, FEMALE if female else MALE, HOLDOUT_VOICES, split)
     synth = _synth(lang, voice)
     out = np.zeros(n_samples)
-    for ph in phrases_of(notes):
+    phrases = phrases_of(notes)
+    for ph, phrase_rng in zip(phrases, phrase_word_streams(rng, lyrics_seed, phrase_keys, len(phrases))):
         k = len(ph)
-        text = make_text(words_rng, k)
+        text = make_text(phrase_rng, k)
         # the synthesizer's noise sources draw from Praat's generator and from C's rand() (which
         # other libraries in the process may seed from the clock): seed both for every phrase
         phrase_seed = int(rng.integers(1, 2**31))

@@ -21,7 +21,8 @@ import warnings
 
 import numpy as np
 
-from .praat_voice import VOWEL_CHARS, add_phrase, make_text, note_anchors, phrases_of, pitch_contour
+from .praat_voice import (VOWEL_CHARS, add_phrase, make_text, note_anchors, phrase_word_streams, phrases_of,
+                          pitch_contour)
 
 FRAME_MS = 5.0
 # the speakers: piper's "joe" (male) and Kokoro's Japanese voices; valid and test draw the held-out ones
@@ -251,13 +252,14 @@ def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
                         sr: int = 44100, words: tuple[str, ...] | None = None,
-                        lyrics_seed: int | None = None, speaker: str = "joe") -> np.ndarray:
+                        lyrics_seed: int | None = None, speaker: str = "joe", phrase_keys=None) -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
 
     ``speaker`` (see :func:`pick_speaker`) speaks the words; ``voice_type`` (male, female, child)
     sets the envelope warp; ``words`` asks for backing "ooh"s and "ah"s instead of lyrics; takes
-    rendered with the same ``lyrics_seed`` sing the same words (a double-tracked lead), otherwise
-    the words are drawn from ``rng``.
+    rendered with the same ``lyrics_seed`` sing the same words at the same speaking rate, phrase by
+    phrase (a double-tracked lead or a harmony, see :func:`phrase_word_streams`), otherwise the words
+    are drawn from ``rng``.
     """
     import soxr
 
@@ -269,17 +271,17 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
     english = speaker == "joe"
     if words is not None and not english:
         words = JA_BACKING
-    words_rng = rng if lyrics_seed is None else np.random.default_rng(lyrics_seed)
     out = np.zeros(n_samples)
     frame_s = FRAME_MS / 1000
-    for ph in phrases_of(notes):
+    phrases = phrases_of(notes)
+    for ph, phrase_rng in zip(phrases, phrase_word_streams(rng, lyrics_seed, phrase_keys, len(phrases))):
         k = len(ph)
         if words:
-            text = " ".join(str(words_rng.choice(words)) for _ in range(k))
+            text = " ".join(str(phrase_rng.choice(words)) for _ in range(k))
         else:
-            text = make_text(words_rng, k) if english else japanese_text(words_rng, k)
-        # a take with the lead's words also has its speaking rate: a double re-sings the same speech
-        speech, tts_sr, groups = speak(text, float(words_rng.uniform(0.9, 1.4)), speaker)
+            text = make_text(phrase_rng, k) if english else japanese_text(phrase_rng, k)
+        # with the lead's words comes its speaking rate: a double re-sings the same (cached) speech
+        speech, tts_sr, groups = speak(text, float(phrase_rng.uniform(0.9, 1.4)), speaker)
         if len(speech) < tts_sr * 0.1:
             continue
         f0, t = pyworld.dio(speech, tts_sr, frame_period=FRAME_MS)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .drums import pick
+from .praat_voice import phrases_of
 from .song import SongPlan, step_time
 from .voice_dsp import sing
 
@@ -396,7 +397,7 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     lyrics_seed = int(rng.integers(1, 2**31))  # the lead and its double sing the same words
     speakers: dict[str, str] = {}  # one recorded speaker per voice type: a double is the lead's voice
 
-    def voice(nts, sg, fem, jitter=0.0, words=None, lyrics=None):
+    def voice(nts, sg, fem, jitter=0.0, words=None, lyrics=None, keys=None):
         if jitter:
             nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
         if engine == "speech":
@@ -405,11 +406,12 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
             vt = voice_type if fem == female else ("female" if fem else "male")
             if vt not in speakers:
                 speakers[vt] = pick_speaker(rng, vt, plan.split)
-            return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics, speaker=speakers[vt])
+            return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics, speaker=speakers[vt],
+                                       phrase_keys=keys)
         if engine == "praat":
             from .praat_voice import render_praat_voice
 
-            return render_praat_voice(nts, sg, fem, n, rng, plan.split, lyrics_seed=lyrics)
+            return render_praat_voice(nts, sg, fem, n, rng, plan.split, lyrics_seed=lyrics, phrase_keys=keys)
         return render_voice(nts, sg, n, rng)
 
     layers = [{"audio": voice(notes, singer, female, lyrics=lyrics_seed), "pan": float(rng.uniform(-0.05, 0.05)),
@@ -423,23 +425,25 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
         side = float(rng.choice([-1, 1]))
         layers[0]["pan"] = -0.3 * side
         layers.append({"audio": y2, "pan": 0.3 * side, "gain_db": -2.0, "role": "double"})
-    elif r < 0.55:  # harmony a diatonic third (or sixth below) in choruses
-        scale = plan.scale_pcs()
-        harm = []
-        for (t, dur, p, syl, ps) in notes:
-            sec = plan.section_at(t + 0.01)
+    elif r < 0.55:  # harmony a diatonic third (or sixth below) on whole phrases, mostly in choruses,
+        scale = plan.scale_pcs()  # singing the lead's words
+        harm, keys = [], []
+        for key, phrase in enumerate(phrases_of(notes)):
+            sec = plan.section_at(phrase[0][0] + 0.01)
             if sec.name not in ("chorus", "prechorus") and rng.random() < 0.8:
                 continue
-            q = p + 3
-            while q % 12 not in scale:
-                q += 1
-            if rng.random() < 0.3:
-                q -= 12
-            harm.append((t, dur, q, syl, ps))
+            keys.append(key)
+            for (t, dur, p, syl, ps) in phrase:
+                q = p + 3
+                while q % 12 not in scale:
+                    q += 1
+                if rng.random() < 0.3:
+                    q -= 12
+                harm.append((t, dur, q, syl, ps))
         if harm:
             hfem = bool(rng.random() < 0.5) if rng.random() < 0.3 else female
             hs = make_singer(rng, hfem)
-            y2 = voice(harm, hs, hfem, 0.01)
+            y2 = voice(harm, hs, hfem, 0.01, lyrics=lyrics_seed, keys=keys)
             layers.append({"audio": y2, "pan": float(rng.uniform(-0.5, 0.5)), "gain_db": float(rng.uniform(-9, -4)),
                            "role": "harmony"})
     if engine == "speech" and rng.random() < 0.4:  # backing "oohs": two voices, spread wide
