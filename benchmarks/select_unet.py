@@ -55,7 +55,7 @@ def show(name: str, r: dict) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs="+", help="U-Net checkpoints")
+    p.add_argument("models", nargs="*", help="U-Net checkpoints (none: only the --known scores, e.g. to redraw a table)")
     p.add_argument("--valid", default="data/synth_v2/valid")
     p.add_argument("--forest", action="store_true", help="score the Stage 3 forest too, for reference")
     p.add_argument("--threads", type=int, default=2)
@@ -99,7 +99,8 @@ def main() -> int:
 
         rows = [[name, *(f"{r['SDR'][k]:.2f}" for k in (*SOURCES, "avg")), f"{r['global_SDR']['avg']:.2f}"]
                 for name, r in result["scores"].items()]
-        write_table(args.table_json, [f"valid split ({len(songs)} songs), museval SDR median", *SOURCES, "avg",
+        write_table(args.table_json, [f"{folder.parent.name} valid split ({len(songs)} songs), museval SDR median",
+                                      *SOURCES, "avg",
                                       "global SDR avg"], rows)
     return 0
 
