@@ -86,12 +86,15 @@ def _syllables(word: str) -> int:
     return max(1, groups - (1 if word.endswith("e") and groups > 1 else 0))
 
 
-def make_text(rng: np.random.Generator, n_syll: int) -> str:
+def make_text(rng: np.random.Generator, n_syll: int, vocabulary=WORDS, syllables=None) -> str:
+    """Random words from ``vocabulary`` with at least ``n_syll`` syllables (``syllables(word)``
+    counts them; English spelling by default)."""
+    syllables = syllables or _syllables
     words, count = [], 0
     while count < n_syll:
-        w = str(rng.choice(WORDS))
+        w = str(rng.choice(vocabulary))
         words.append(w)
-        count += _syllables(w)
+        count += syllables(w)
     return " ".join(words)
 
 

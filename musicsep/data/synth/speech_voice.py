@@ -79,12 +79,7 @@ def warp_range(speaker: str, voice_type: str) -> tuple[float, float]:
 
 def japanese_text(rng: np.random.Generator, n_syll: int) -> str:
     """Japanese-like words in Kokoro phonemes with at least ``n_syll`` vowel groups."""
-    words, count = [], 0
-    while count < n_syll:
-        w = str(rng.choice(JA_WORDS))
-        words.append(w)
-        count += vowel_groups(w)
-    return " ".join(words)
+    return make_text(rng, n_syll, JA_WORDS, vowel_groups)
 
 
 def _voice():
