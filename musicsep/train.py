@@ -21,7 +21,11 @@ Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
     mse = mean((|S| - M * |X|)^2) / mean(|X|^2)        (normalised by the mixture's power, so loud
                                                           and quiet excerpts weigh alike)
     sc  = ||  |S| - M * |X|  ||_F / || |S| ||_F          (spectral convergence, all four sources)
-    loss = mse_weight * mse + sc_weight * sc
+    loss = mse_weight * mse + sc_weight * sc - sdr_weight * sdr
+
+where ``sdr`` (``--sdr-weight``, off by default) is the mean time-domain SDR in dB of the masked
+complex mixture after the inverse STFT (:func:`time_sdr`): the mixture's phase is what the
+separator ships, so this term scores exactly what a user hears.
 
 An "epoch" is ``--samples-per-track`` excerpts per training track. After each epoch the model is
 scored on the validation excerpts with a quick global SDR, ``10 log10(sum ref^2 / sum (ref-est)^2)``
@@ -192,25 +196,59 @@ def batch_stft(audio: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor
 
 
 def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_weight: float,
-                 sc_weight: float, bf16: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
-    """``mixture`` (B, C, n), ``stems`` (B, S, C, n) -> (loss, {"mse":, "sc":}).
+                 sc_weight: float, bf16: bool = False,
+                 sdr_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """``mixture`` (B, C, n), ``stems`` (B, S, C, n) -> (loss, {"mse":, "sc":[, "sdr":]}).
 
     With ``bf16`` the network (only) runs under bfloat16 autocast; transforms and loss stay float32.
+    With ``sdr_weight`` the masks of every bin are also applied to the complex mixture, inverted to
+    waveforms and scored with :func:`time_sdr` (dB, higher is better; the loss subtracts it).
     """
     fb = model.max_bin
-    mix_mag = batch_stft(mixture, model.n_fft, model.hop_length).abs()  # (B, C, F, T)
+    mix_spec = batch_stft(mixture, model.n_fft, model.hop_length)
+    mix_mag = mix_spec.abs()  # (B, C, F, T)
     ref = batch_stft(stems, model.n_fft, model.hop_length).abs()[..., :fb, :]  # (B, S, C, Fm, T)
     with torch.autocast(mixture.device.type, dtype=torch.bfloat16, enabled=bf16):
-        masks = model(mix_mag[..., :fb, :])
+        # the network sees only its modelled bins; above them it extends its masks (all bins for sdr)
+        masks = model(mix_mag if sdr_weight else mix_mag[..., :fb, :])
     masks = masks.float()
-    est = masks * mix_mag[:, None, :, :fb]
+    est = masks[..., :fb, :] * mix_mag[:, None, :, :fb]
     dims = tuple(range(1, est.ndim))
     power = mix_mag[..., :fb, :].square().mean(dim=(1, 2, 3)).clamp_min(1e-8)
     mse = ((est - ref).square().mean(dim=dims) / power).mean()
     sc = (torch.linalg.vector_norm(ref - est, dim=dims)
           / torch.linalg.vector_norm(ref, dim=dims).clamp_min(1e-8)).mean()
     loss = mse_weight * mse + sc_weight * sc
-    return loss, {"mse": float(mse.detach()), "sc": float(sc.detach())}
+    parts = {"mse": float(mse.detach()), "sc": float(sc.detach())}
+    if sdr_weight:
+        waves = batch_istft(masks * mix_spec[:, None], model.n_fft, model.hop_length, stems.shape[-1])
+        sdr = time_sdr(stems, waves, mixture)
+        loss = loss - sdr_weight * sdr
+        parts["sdr"] = float(sdr.detach())
+    return loss, parts
+
+
+def batch_istft(spec: torch.Tensor, n_fft: int, hop_length: int, length: int) -> torch.Tensor:
+    """Inverse of :func:`batch_stft`: complex ``(..., bins, frames)`` -> ``(..., length)``."""
+    lead = spec.shape[:-2]
+    audio = torch.istft(spec.reshape(-1, *spec.shape[-2:]), n_fft, hop_length,
+                        window=torch.hann_window(n_fft, device=spec.device), center=True, length=length)
+    return audio.reshape(*lead, length)
+
+
+def time_sdr(stems: torch.Tensor, estimates: torch.Tensor, mixture: torch.Tensor,
+             floor: float = 1e-4) -> torch.Tensor:
+    """SDR in dB of waveforms ``(B, S, C, n)`` per source over the whole batch, averaged over sources:
+    ``10 log10((sum s^2 + e) / (sum (s - est)^2 + e))``, the sums over examples, channels and time.
+
+    Pooling over the batch is what the validation's global SDR does over a song: an excerpt where a
+    stem is silent adds its errors but cannot divide by zero. ``e`` is ``floor`` times the batch
+    mixture's energy, so a source silent in the whole batch costs at most ``-10 log10(1/floor)``.
+    """
+    e = floor * mixture.square().sum() + 1e-8
+    ref = stems.square().sum(dim=(0, 2, 3))
+    err = (stems - estimates).square().sum(dim=(0, 2, 3))
+    return (10 * torch.log10((ref + e) / (err + e))).mean()
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -284,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=number(float, 0.0, 10.0), default=0.0)
     t.add_argument("--mse-weight", type=number(float, 0.0, 1e6), default=1.0)
     t.add_argument("--sc-weight", type=number(float, 0.0, 1e6), default=1.0)
+    t.add_argument("--sdr-weight", type=number(float, 0.0, 1e6), default=0.0,
+                   help="weight per dB of time-domain SDR after the inverse STFT (0 = off)")
     t.add_argument("--remix-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a batch is remixed across songs")
     t.add_argument("--eq-db", type=number(float, 0.0, 40.0), default=9.0, help="random EQ range per stem in dB (0 = off)")
     t.add_argument("--repitch", type=number(float, 0.0, 12.0), default=2.0, metavar="SEMITONES",
@@ -514,7 +554,8 @@ class Trainer:
         mixture = mix(stems)
         if self.augment is not None:
             mixture, stems = self.augment(mixture, stems, self.gen)
-        loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16)
+        loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16,
+                               args.sdr_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

@@ -11,7 +11,8 @@ import torch
 from musicsep import SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.unet import UNet, read_checkpoint, save_checkpoint, write_checkpoint
-from musicsep.train import TrackSet, build_parser, check_arguments, compute_loss, learning_rate, sample_batch
+from musicsep.train import (TrackSet, build_parser, check_arguments, compute_loss, learning_rate, sample_batch,
+                            time_sdr)
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_a_twentieth():
@@ -72,6 +73,41 @@ def test_loss_is_zero_for_the_right_masks_and_grows_with_the_error():
     assert float(only_sc) == pytest.approx(parts["sc"])
 
 
+def test_sdr_term_scores_the_waveforms_the_masks_make():
+    signal = torch.randn(2, 1, 2, 2048)
+    stems = signal * torch.tensor([0.1, 0.2, 0.3, 0.4]).view(1, 4, 1, 1)
+    mixture = stems.sum(1)
+    right = ConstantMasks([0.1, 0.2, 0.3, 0.4])
+    plain, parts = compute_loss(right, mixture, stems, 1.0, 1.0)
+    assert "sdr" not in parts  # off by default: the card's loss alone
+    with_sdr, parts = compute_loss(right, mixture, stems, 1.0, 1.0, sdr_weight=0.1)
+    assert parts["sdr"] > 25  # the right masks give back the stems through the inverse STFT
+    assert float(with_sdr) == pytest.approx(float(plain) - 0.1 * parts["sdr"], abs=1e-4)
+    _, off = compute_loss(ConstantMasks([0.25] * 4), mixture, stems, 1.0, 1.0, sdr_weight=0.1)
+    _, worse = compute_loss(ConstantMasks([0.4, 0.3, 0.2, 0.1]), mixture, stems, 1.0, 1.0, sdr_weight=0.1)
+    assert parts["sdr"] > off["sdr"] > worse["sdr"]
+
+
+def test_time_sdr_pools_each_source_over_the_batch():
+    ref = torch.randn(3, 2, 2, 1000)
+    ref[1:, 1] = 0  # the second source sounds only in the first example
+    mixture = ref.sum(1)
+    est = ref.clone()
+    est[:, 0] *= 0.9  # error energy 1 % of the stem's: 20 dB
+    est[:, 1] *= 0.5  # 25 %: 6 dB
+    e = 1e-4 * float(mixture.square().sum())
+    first, second = (float(ref[:, j].square().sum()) for j in (0, 1))
+    want = (10 * np.log10((first + e) / (0.01 * first + e)) + 10 * np.log10((second + e) / (0.25 * second + e))) / 2
+    assert float(time_sdr(ref, est, mixture)) == pytest.approx(want, rel=1e-4)
+    assert 12.9 < want < 13.1
+    ref[:, 1] = 0  # silent in the whole batch: sound there costs -40 dB at most, never -infinity
+    est[:, 1] = mixture
+    e = 1e-4 * float(mixture.square().sum())
+    first = float(ref[:, 0].square().sum())
+    want = (10 * np.log10((first + e) / (0.01 * first + e)) - 10 * np.log10(1e4 + 1)) / 2
+    assert float(time_sdr(ref, est, mixture)) == pytest.approx(want, rel=1e-4)
+
+
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     model = UNet(n_fft=1024, hop_length=256, max_bin=256, channels=[8, 16], patch=[2, 2])
     path = save_checkpoint(tmp_path / "model.pth", model, note="first")
@@ -106,7 +142,8 @@ def test_every_option_keeps_its_default():
     assert defaults == {
         "root": None, "is_wav": False, "synthetic": None, "val_fraction": 0.1, "valid": None, "max_tracks": None,
         "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
-        "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
+        "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "sdr_weight": 0.0,
+        "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
         "repitch_proba": 0.5, "no_augment": False, "val_seconds": 10.0, "seed": 0,
         "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
         "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "init": None, "device": "cpu",
