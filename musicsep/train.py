@@ -342,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", default="best_model.pth", help="where the best model goes")
     o.add_argument("--run-dir", default="runs/unet", help="checkpoints and logs (last.pth, best.pth)")
     o.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
+    o.add_argument("--snapshots", action="store_true",
+                   help="also keep every epoch's weights as RUN_DIR/epoch-NNN.pth (to average: python -m musicsep.average)")
     o.add_argument("--init", default=None, help="start from these weights (fine-tuning)")
     o.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     o.add_argument("--bf16", action="store_true",
@@ -597,6 +599,8 @@ class Trainer:
         if improved:
             self.save(self.best_path, scores, with_optimizer=False)
         self.save(self.last_path, scores, with_optimizer=True)
+        if self.args.snapshots:
+            self.save(self.run_dir / f"epoch-{state['epoch']:03d}.pth", scores, with_optimizer=False)
         per_source = " ".join(f"{s} {scores[s]:.2f}" for s in SOURCES)
         _log(f"epoch {state['epoch']}/{self.args.epochs} step {state['step']} loss {np.mean(losses):.4f} "
              f"val SDR {scores['avg']:.2f} dB ({per_source}) best {state['best_sdr']:.2f}"

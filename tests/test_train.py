@@ -144,6 +144,6 @@ def test_every_option_keeps_its_default():
         "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
         "repitch_proba": 0.5, "no_augment": False, "val_seconds": 10.0, "seed": 0,
         "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
-        "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "init": None, "device": "cpu",
+        "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "snapshots": False, "init": None, "device": "cpu",
         "bf16": False, "threads": 0, "no_wiener_search": False,
     }

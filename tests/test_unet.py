@@ -237,8 +237,13 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     assert ckpt["training"]["steps"] == 1 and ckpt["data"]["train_tracks"] == 2  # 3 tracks, 1 held out
     assert ckpt["wiener_iterations"] in (0, 1, 2)
     assert sep.separate(toy_stems(0.5).sum(0), SR)["vocals"].shape == (SR // 2, 2)
-    assert train_main(common + ["--epochs", "2", "--resume", "--no-wiener-search"]) == 0
+    assert not list(run.glob("epoch-*.pth"))  # snapshots only when asked for
+    assert train_main(common + ["--epochs", "2", "--resume", "--no-wiener-search", "--snapshots"]) == 0
     assert torch.load(run / "last.pth", weights_only=True)["train_state"]["step"] == 2
+    snapshot = torch.load(run / "epoch-002.pth", weights_only=True)
+    assert [p.name for p in run.glob("epoch-*.pth")] == ["epoch-002.pth"] and "optimizer" not in snapshot
+    assert all(torch.equal(v, snapshot["state_dict"][k])
+               for k, v in torch.load(run / "last.pth", weights_only=True)["state_dict"].items())
     # fine-tuning from those weights, validated on a separate valid folder: every train track trains
     valid = tmp_path / "heldout"
     (valid / "valid" / "song").mkdir(parents=True)
