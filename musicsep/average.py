@@ -24,17 +24,13 @@ from typing import Any
 import torch
 
 from musicsep.errors import UserError
-from musicsep.separators.unet import build_model, read_checkpoint, save_checkpoint
-
-RECORD_KEYS = ("command", "data", "training", "validation", "initialised_from")
+from musicsep.separators.unet import build_model, read_checkpoint, save_checkpoint, training_record
 
 
 def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of floating-point tensors; other tensors come from the first state."""
+    """The element-wise mean of floating-point tensors; other tensors come from the first state.
+    The states are of one network (:func:`average_checkpoints` checks the configurations)."""
     first = states[0]
-    for other in states[1:]:
-        if other.keys() != first.keys() or any(other[k].shape != first[k].shape for k in first):
-            raise UserError("the checkpoints hold different networks; only one lineage can be averaged")
     out = {}
     for key, value in first.items():
         if value.is_floating_point():
@@ -56,9 +52,8 @@ def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
     model.load_state_dict(average_state_dicts([p["state_dict"] for p in payloads]), strict=True)
     record: list[dict[str, Any]] = []
     for path, payload in zip(paths, payloads):
-        entry = {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
-        entry.update({k: payload[k] for k in RECORD_KEYS if payload.get(k) is not None})
-        record.append(entry)
+        record.append({"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                       **training_record(payload)})
     first = payloads[0]
     extra = {k: first[k] for k in ("sources", "stft") if k in first}
     return save_checkpoint(out, model, **extra, wiener_iterations=int(first.get("wiener_iterations", 0)),

@@ -59,7 +59,8 @@ from musicsep.data.augment import default_augmentation, input_length, mix
 from musicsep.arguments import SEED, number
 from musicsep.errors import UserError
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
-                                      read_checkpoint, save_checkpoint, write_checkpoint)
+                                      read_checkpoint, save_checkpoint, training_record,
+                                      write_checkpoint)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -484,8 +485,7 @@ class Trainer:
             ckpt = read_checkpoint(args.init)
             model = self.restore(ckpt)
             optimizer = self.new_optimizer(model)
-            self.initialised_from = {k: ckpt.get(k) for k in ("command", "data", "training", "validation",
-                                                              "initialised_from") if ckpt.get(k) is not None}
+            self.initialised_from = training_record(ckpt)
             _log(f"initialised from {args.init}")
         else:
             init_input_stats(model, self.train_set, self.rng)

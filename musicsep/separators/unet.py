@@ -301,6 +301,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def training_record(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint says about how it was made (command, data, training, validation, its own
+    starting point): what a model made from it records of it."""
+    keys = ("command", "data", "training", "validation", "initialised_from")
+    return {k: payload[k] for k in keys if payload.get(k) is not None}
+
+
 def build_model(config: dict[str, Any]) -> UNet:
     known = {k: config[k] for k in DEFAULT_CONFIG if k in config}
     return UNet(**known)
