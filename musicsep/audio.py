@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 import warnings
@@ -514,3 +515,26 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = S
     with AudioWriter(path, sample_rate, audio.shape[1], fmt, subtype, overwrite) as writer:
         writer.write(audio)
     return path
+
+
+LOSSY_CODECS = {"aac": ("aac", "m4a"), "mp3": ("libmp3lame", "mp3")}
+
+
+def lossy_roundtrip(audio: np.ndarray, codec: str = "aac", bitrate: str = "128k",
+                    sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``audio`` (samples, channels) encoded by ffmpeg (``codec``: aac or mp3) at ``bitrate`` and
+    decoded again: what a song suffers on its way to a user as an .m4a or .mp3. Same length and
+    alignment as the input (ffmpeg trims the encoder delay; its padding at the end is cut here)."""
+    if codec not in LOSSY_CODECS:
+        raise UserError(f"unknown codec {codec!r}; choose from {', '.join(LOSSY_CODECS)}")
+    encoder, extension = LOSSY_CODECS[codec]
+    ffmpeg = _ffmpeg_binary("ffmpeg")
+    with tempfile.TemporaryDirectory() as folder:
+        source, coded, decoded = (Path(folder) / name for name in ("in.wav", f"coded.{extension}", "out.wav"))
+        sf.write(source, audio, sample_rate, subtype="FLOAT")
+        for command in ([ffmpeg, "-v", "error", "-y", "-i", source, "-c:a", encoder, "-b:a", bitrate, coded],
+                        [ffmpeg, "-v", "error", "-y", "-i", coded, "-c:a", "pcm_f32le", decoded]):
+            subprocess.run([str(c) for c in command], check=True, capture_output=True)
+        out, _ = sf.read(decoded, dtype="float32", always_2d=True)
+    out = out[: len(audio)]
+    return np.pad(out, ((0, len(audio) - len(out)), (0, 0))) if len(out) < len(audio) else out

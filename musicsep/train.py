@@ -14,7 +14,8 @@ the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
 Each step draws random excerpts (``--seq-seconds`` plus the slack that :class:`Repitch` and
 :class:`Shift` consume) and applies the augmentations of :mod:`musicsep.data.augment` (repitch,
 shift, channel swap, sign flip, random EQ, gain, remix across songs), which keep mixture == sum of
-stems.
+stems; then, with ``--codec-proba``, :class:`LossyCodec` damages some mixtures (not their stems)
+the way mp3 and AAC coding does.
 
 Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
 
@@ -55,7 +56,7 @@ import numpy as np
 import torch
 
 from musicsep import SAMPLE_RATE, SOURCES
-from musicsep.data.augment import default_augmentation, input_length, mix
+from musicsep.data.augment import LossyCodec, default_augmentation, input_length, mix
 from musicsep.arguments import SEED, number
 from musicsep.errors import UserError
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
@@ -330,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--repitch", type=number(float, 0.0, 12.0), default=2.0, metavar="SEMITONES",
                    help="speed/pitch change per stem up to +-SEMITONES (0 = off)")
     t.add_argument("--repitch-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a stem is repitched")
+    t.add_argument("--codec-proba", type=number(float, 0.0, 1.0), default=0.0,
+                   help="chance an example's mixture (only) goes through the simulated lossy coder (0 = off)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--val-seconds", type=number(float, 0.5, 600.0), default=10.0, help="validation excerpt per held-out track")
     t.add_argument("--seed", type=SEED, default=0)
@@ -449,6 +452,7 @@ class Trainer:
         max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
         self.augment = None if args.no_augment else default_augmentation(
             max_shift, args.remix_proba, args.eq_db, args.repitch, args.repitch_proba)
+        self.codec = LossyCodec(args.codec_proba) if args.codec_proba > 0 and not args.no_augment else None
         self.excerpt = input_length(self.augment, int(args.seq_seconds * SAMPLE_RATE))  # drawn so that seq remain
         self.steps_per_epoch = max(1, math.ceil(len(self.train_set) * args.samples_per_track / args.batch_size))
         self.budget = args.minutes * 60 if args.minutes else None
@@ -513,7 +517,7 @@ class Trainer:
                      "validation_tracks": list(self.val_set.names)},
             "hyperparameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(args).items()
                                 if isinstance(v, (int, float, str, bool, list, tuple)) or v is None},
-            "augmentation": repr(self.augment),
+            "augmentation": repr(self.augment) + (f" + {self.codec!r}" if self.codec is not None else ""),
             "hardware": {"device": str(self.device), "torch_threads": torch.get_num_threads(),
                          "cpu_count": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__},
             "command": " ".join(sys.argv),
@@ -556,6 +560,8 @@ class Trainer:
         mixture = mix(stems)
         if self.augment is not None:
             mixture, stems = self.augment(mixture, stems, self.gen)
+        if self.codec is not None:  # last: the coded mixture is no longer the sum of the stems
+            mixture, stems = self.codec(mixture, stems, self.gen)
         loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16,
                                args.sdr_weight)
         self.optimizer.zero_grad(set_to_none=True)

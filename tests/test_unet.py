@@ -196,6 +196,48 @@ def test_repitch_moves_a_tone_by_at_most_its_range_and_keeps_length_exact():
     torch.testing.assert_close(unchanged, stems[..., : unchanged.shape[-1]])
 
 
+def _harmonic_song(seconds: float = 2.0) -> torch.Tensor:
+    """A stereo 'mixture' with a falling spectrum, like music: harmonics of 110 Hz at 1/k amplitude up to 19.8 kHz."""
+    t = torch.arange(int(seconds * 44100)) / 44100
+    tone = sum(torch.sin(2 * torch.pi * 110 * k * t + k) / k for k in range(1, 181))
+    return torch.stack([tone, 0.8 * tone])[None] * 0.1
+
+
+def test_lossy_codec_damages_only_the_chosen_mixtures_and_never_the_stems():
+    mixture = _harmonic_song(0.5).repeat(8, 1, 1)
+    stems = torch.zeros(8, 4, 2, mixture.shape[-1])
+    piece = augment.LossyCodec(proba=0.5)
+    coded, same = piece(mixture, stems, torch.Generator().manual_seed(3))
+    assert same is stems and coded.shape == mixture.shape
+    changed = [not torch.equal(c, m) for c, m in zip(coded, mixture)]
+    assert any(changed) and not all(changed)  # about half of the eight
+    for c, m, hit in zip(coded, mixture, changed):
+        if hit:  # damaged like a low-bitrate coder: audible noise, yet far below the music
+            snr = 10 * torch.log10(m.square().sum() / (c - m).square().sum())
+            assert 6.0 < snr < 30.0
+    off, _ = augment.LossyCodec(proba=0.0)(mixture, stems, torch.Generator().manual_seed(3))
+    assert torch.equal(off, mixture)
+    again, _ = piece(mixture, stems, torch.Generator().manual_seed(3))
+    assert torch.equal(again, coded)  # the same seed, the same damage
+
+
+def test_lossy_codec_low_pass_and_spectral_holes():
+    song = _harmonic_song()
+    piece = augment.LossyCodec(proba=1.0, smr_db=(12.0, 12.0), cutoff_hz=(15000.0, 15000.0), lowpass_proba=1.0)
+    coded = piece.code(song, torch.Generator().manual_seed(0))
+    freqs = torch.fft.rfftfreq(song.shape[-1], 1 / 44100)
+    spectrum, original = (torch.fft.rfft(x[0, 0]).abs().square() for x in (coded, song))
+    assert spectrum[freqs > 15500].sum() < 1e-3 * original[freqs > 15500].sum()  # low-passed
+    spec = torch.stft(song[0], 2048, 512, window=torch.hann_window(2048), return_complex=True)[None]
+    quantised = piece.quantise(spec, torch.Generator().manual_seed(0))[0, 0]
+    band = torch.fft.rfftfreq(2048, 1 / 44100) < 15000
+    magnitude = spec[0, 0].abs()[band]
+    quiet = magnitude < 1e-3 * magnitude.max()  # the leakage between harmonics
+    assert (quantised[band][quiet] == 0).float().mean() > 0.5  # mostly turned into holes
+    assert (quantised[band][~quiet] != 0).float().mean() > 0.5  # most of the rest stays
+    assert (quantised[~band] == 0).all()
+
+
 @pytest.mark.parametrize("piece", [augment.Shift(100), augment.FlipChannels(0.5), augment.FlipSign(0.5),
                                    augment.Scale(0.25, 1.25), augment.Remix(1.0), augment.RandomEQ(9.0),
                                    augment.Repitch(2.0, 0.5), augment.default_augmentation(100, 1.0)])

@@ -18,6 +18,10 @@ run is reproducible from its seed.
   +-``max_semitones``), independently per stem (Demucs): other drum tunings, voices and registers.
   It shortens the excerpt by the largest speed factor, so it goes first and gets longer input.
 - :class:`Compose` — apply pieces in order.
+- :class:`LossyCodec` — a crude perceptual coder on the **mixture only** (band-wise quantisation
+  noise, spectral holes, a low-pass), so the network meets the damage of the mp3 and AAC files users
+  bring while learning the clean stems. It is the one piece after which ``mixture != stems.sum(1)``,
+  so it runs last, apart from the others.
 """
 
 from __future__ import annotations
@@ -192,6 +196,68 @@ class Compose(Augmentation):
         for piece in self.pieces:
             stems = piece.stems(stems, generator)
         return stems
+
+
+class LossyCodec:
+    """With probability ``proba`` per example, code the mixture the way a perceptual coder does at
+    low bitrates, in the STFT domain (2048 / 512, Hann): per frame and critical-ish band (25 bands)
+    a noise level ``smr_db`` below the band's mean power (drawn per example from ``smr_db``: lower is a
+    lower bitrate); bins under it become spectral holes (zero), the others get complex noise of that
+    power; with probability ``lowpass_proba`` everything above a cutoff drawn from ``cutoff_hz`` is
+    removed (mp3 and AAC encoders low-pass at 15-20 kHz below 256 kb/s). The stems are left clean: the
+    target is the song, not the codec's version of it."""
+
+    EDGES_HZ = (0, 100, 200, 300, 400, 510, 630, 770, 920, 1080, 1270, 1480, 1720, 2000, 2320, 2700,
+                3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500, 22051)
+
+    def __init__(self, proba: float = 0.5, smr_db: tuple[float, float] = (8.0, 24.0),
+                 cutoff_hz: tuple[float, float] = (15000.0, 20000.0), lowpass_proba: float = 0.7,
+                 n_fft: int = 2048, sample_rate: int = 44100):
+        self.proba, self.smr_db, self.cutoff_hz = float(proba), tuple(smr_db), tuple(cutoff_hz)
+        self.lowpass_proba, self.n_fft, self.sample_rate = float(lowpass_proba), int(n_fft), int(sample_rate)
+
+    def __repr__(self) -> str:
+        return (f"LossyCodec(proba={self.proba}, smr_db={self.smr_db}, cutoff_hz={self.cutoff_hz}, "
+                f"lowpass_proba={self.lowpass_proba})")
+
+    def __call__(self, mixture: torch.Tensor, stems: torch.Tensor,
+                 generator: torch.Generator | None = None) -> Pair:
+        chosen = (_rand((mixture.shape[0],), generator, mixture) < self.proba).nonzero().flatten()
+        if self.proba <= 0 or len(chosen) == 0:
+            return mixture, stems
+        coded = mixture.clone()
+        coded[chosen] = self.code(mixture[chosen], generator)
+        return coded, stems
+
+    def quantise(self, spec: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The coder on an STFT ``(batch, channels, n_fft // 2 + 1, frames)``: holes, noise, low-pass."""
+        batch, channels = spec.shape[:2]
+        freqs = torch.fft.rfftfreq(self.n_fft, 1.0 / self.sample_rate).to(spec.device)
+        band = torch.bucketize(freqs, torch.tensor(self.EDGES_HZ[1:-1], device=spec.device), right=True)
+        bands = len(self.EDGES_HZ) - 1
+        power = spec.abs().square()
+        band_power = torch.zeros(batch, channels, bands, power.shape[-1], device=spec.device)
+        band_power.index_add_(2, band, power)
+        band_power = band_power / torch.bincount(band, minlength=bands).clamp_min(1)[:, None].to(power)
+        low, high = self.smr_db
+        smr = low + (high - low) * _rand((batch, 1, 1, 1), generator, power)
+        noise_power = band_power[:, :, band] * 10 ** (-smr / 10)  # (B, C, F, T)
+        noise = torch.complex(torch.randn(spec.shape, generator=generator), torch.randn(spec.shape, generator=generator))
+        coded = torch.where(power < noise_power, torch.zeros_like(spec),
+                            spec + noise.to(spec.device) * (noise_power / 2).sqrt())
+        cut_low, cut_high = self.cutoff_hz
+        cutoff = cut_low + (cut_high - cut_low) * _rand((batch,), generator, power)
+        cutoff = torch.where(_rand((batch,), generator, power) < self.lowpass_proba, cutoff, float("inf"))
+        return coded * (freqs[None, :] < cutoff[:, None])[:, None, :, None]
+
+    def code(self, audio: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(batch, channels, samples)`` -> the same through the simulated coder."""
+        batch, channels, n = audio.shape
+        hop, window = self.n_fft // 4, torch.hann_window(self.n_fft, device=audio.device)
+        spec = torch.stft(audio.reshape(-1, n).float(), self.n_fft, hop, window=window, return_complex=True)
+        coded = self.quantise(spec.reshape(batch, channels, *spec.shape[-2:]), generator)
+        out = torch.istft(coded.reshape(-1, *coded.shape[-2:]), self.n_fft, hop, window=window, length=n)
+        return out.reshape(batch, channels, n).to(audio.dtype)
 
 
 def default_augmentation(max_shift: int, remix_proba: float = 0.5, eq_db: float = 9.0,
