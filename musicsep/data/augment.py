@@ -221,6 +221,9 @@ class LossyCodec:
                  n_fft: int = 2048, sample_rate: int = 44100):
         self.proba, self.smr_db, self.cutoff_hz = float(proba), tuple(smr_db), tuple(cutoff_hz)
         self.lowpass_proba, self.n_fft, self.sample_rate = float(lowpass_proba), int(n_fft), int(sample_rate)
+        edges = np.asarray(self.EDGES_HZ, dtype=np.float64)
+        centres = np.maximum((edges[:-1] + edges[1:]) / 2, 50.0)
+        self.band_tilt_db = torch.from_numpy(np.interp(np.log(centres), np.log(self.TILT_HZ), self.TILT_DB))
 
     def __repr__(self) -> str:
         return (f"LossyCodec(proba={self.proba}, smr_db={self.smr_db}, cutoff_hz={self.cutoff_hz}, "
@@ -247,10 +250,7 @@ class LossyCodec:
         band_power = band_power / torch.bincount(band, minlength=bands).clamp_min(1)[:, None].to(power)
         low, high = self.smr_db
         smr = low + (high - low) * _rand((batch, 1, 1, 1), generator, power)
-        edges = torch.tensor(self.EDGES_HZ, dtype=torch.float64)
-        centres = ((edges[:-1] + edges[1:]) / 2).clamp_min(50.0).log().numpy()
-        tilt = np.interp(centres, np.log(self.TILT_HZ), self.TILT_DB)
-        smr = smr + torch.as_tensor(tilt, dtype=power.dtype, device=power.device)[band][:, None]  # (B, 1, F, 1)
+        smr = smr + self.band_tilt_db.to(power)[band][:, None]  # (B, 1, F, 1)
         noise_power = band_power[:, :, band] * 10 ** (-smr / 10)  # (B, C, F, T)
         noise = torch.complex(torch.randn(spec.shape, generator=generator), torch.randn(spec.shape, generator=generator))
         coded = torch.where(power < noise_power, torch.zeros_like(spec),
