@@ -304,7 +304,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def training_record(payload: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint says about how it was made (command, data, training, validation, its own
     starting point): what a model made from it records of it."""
-    keys = ("command", "data", "training", "validation", "initialised_from")
+    keys = ("command", "data", "training", "validation", "initialised_from", "widened_from", "averaged_from")
     return {k: payload[k] for k in keys if payload.get(k) is not None}
 
 
