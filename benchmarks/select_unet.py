@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/select_unet.py best_model.pth runs/unet3/best_model.pth [--forest]
         [--valid data/synth_v2/valid] [--json FILE] [--known EARLIER.json ...] [--table-json FILE]
-        [--codec aac:128k]
+        [--codec aac:128k] [--oracle]
 
 The valid split (``musicsep synth --split valid``) has its own seeds and, like the test split,
 draws held-out instruments, drum kits and voices, so it tells how a model carries over to sounds
@@ -12,6 +12,8 @@ over 1 s windows, then the median over songs per stem (a stem that is silent in 
 for that song); the global SDR (mean over songs) is printed too. ``--forest`` adds the Stage 3
 forest as a reference. ``--codec aac:128k`` (or ``mp3:128k``, ...) first sends each mixture through
 that lossy codec with ffmpeg, as most songs reach users, and scores against the clean stems.
+``--oracle`` adds the ideal ratio mask of the true stems on the same STFT (4096 / 1024): the ceiling
+of any network that masks it, also with ``--codec`` (the mask cannot remove the codec's noise).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def score(separator, songs, codec: tuple[str, str] | None = None) -> dict[str, d
         mixture = sum(stems[s] for s in SOURCES)
         if codec is not None:
             mixture = lossy_roundtrip(mixture, *codec)
-        est = separate(separator, mixture, SAMPLE_RATE)
+        if getattr(separator, "needs_references", False):  # the oracle masks the whole song at once
+            est = separator.separate_with_references(mixture, SAMPLE_RATE, stems)
+        else:
+            est = separate(separator, mixture, SAMPLE_RATE)
         audible = {s: stems[s] for s in SOURCES if np.abs(stems[s]).max() > 1e-4}
         for s, v in score_track(audible, {s: est[s] for s in audible}).items():
             if np.isfinite(v["SDR"]):
@@ -63,6 +68,7 @@ def main() -> int:
     p.add_argument("models", nargs="*", help="U-Net checkpoints (none: only the --known scores, e.g. to redraw a table)")
     p.add_argument("--valid", default="data/synth_v2/valid")
     p.add_argument("--forest", action="store_true", help="score the Stage 3 forest too, for reference")
+    p.add_argument("--oracle", action="store_true", help="score the ideal ratio mask too: the ceiling of masking")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
     p.add_argument("--known", nargs="+", default=[], metavar="JSON",
@@ -88,6 +94,10 @@ def main() -> int:
         from musicsep.separators.forest import ForestSeparator
 
         candidates["forest"] = ForestSeparator
+    if args.oracle:
+        from musicsep.separators.oracle import OracleSeparator
+
+        candidates["oracle-irm"] = OracleSeparator
     from musicsep.separators.unet import UNetSeparator
 
     for model in args.models:
