@@ -226,8 +226,10 @@ class LossyCodec:
         self.band_tilt_db = torch.from_numpy(np.interp(np.log(centres), np.log(self.TILT_HZ), self.TILT_DB))
 
     def __repr__(self) -> str:
+        # The tilt is printed too: the checkpoint's record must tell the flat coder from the tilted one.
+        tilt = ", ".join(f"{hz} Hz {db:+.1f}" for hz, db in zip(self.TILT_HZ, self.TILT_DB))
         return (f"LossyCodec(proba={self.proba}, smr_db={self.smr_db}, cutoff_hz={self.cutoff_hz}, "
-                f"lowpass_proba={self.lowpass_proba})")
+                f"lowpass_proba={self.lowpass_proba}, tilt_db=[{tilt}])")
 
     def __call__(self, mixture: torch.Tensor, stems: torch.Tensor,
                  generator: torch.Generator | None = None) -> Pair:
