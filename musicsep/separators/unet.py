@@ -12,7 +12,10 @@ Signal path (shapes for one clip; ``F`` = 2049 bins, ``T`` = frames, STFT 4096 /
       over the top 64 modelled bins
     masks * |X| = magnitude estimates --multichannel Wiener filter (mixture phase)--> stems
 
-Widths (12, 24, 32, 48, 64) channels per level: 349 k parameters, a 1.5 MB checkpoint.
+Widths (12, 24, 32, 48, 64) channels per level by default: 349 k parameters, a 1.5 MB checkpoint.
+The shipped model is that network widened (musicsep.widen) to (24, 48, 64, 96, 128): 1.38 M
+parameters, 5.6 MB, yet at most 20 % slower (docs/unet_speed.json), since the full-resolution input and output stages, not
+the convolutions, dominate the time on a CPU.
 
 Choices, and why:
 
