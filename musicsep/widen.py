@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from musicsep.errors import UserError
-from musicsep.separators.unet import UNet, build_model, read_checkpoint, save_checkpoint, training_record
+from musicsep.separators.unet import UNet, build_model, load_model, save_checkpoint, training_record
 
 
 def _input_dim(module: nn.Module) -> int:
@@ -65,9 +65,7 @@ def widen_model(narrow: UNet, channels: list[int], seed: int = 0) -> UNet:
 
 def widen_checkpoint(path: str | Path, channels: list[int], out: str | Path, seed: int = 0) -> Path:
     """Write the widened copy of the checkpoint at ``path`` to ``out`` (atomically) and return it."""
-    payload = read_checkpoint(path)
-    narrow = build_model(payload["config"])
-    narrow.load_state_dict(payload["state_dict"], strict=True)
+    narrow, payload = load_model(path)
     wide = widen_model(narrow, channels, seed)
     record = {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
               **training_record(payload)}
