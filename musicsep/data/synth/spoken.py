@@ -1,0 +1,109 @@
+"""A held-out probe for the voice gap: songs whose vocal is natural, unsung speech.
+
+Every singer in the training songs is made to sing: the recorded-speech singer, too, goes through
+the WORLD vocoder, which replaces its pitch and re-synthesises it. A real voice never passes through
+that vocoder. This probe keeps a split's drums, bass and other stems and replaces the vocal with
+phrases spoken (rapped, in effect) by the text-to-speech voices as they come out of the model --
+their own pitch, timing and timbre, no vocoder -- through the same vocal production chain as the
+songs (``mix.stem_chain``) at the song's vocal level. A model that learnt "WORLD-resynthesised
+sound = vocals" loses voice here that it keeps on the split itself.
+
+    python -m musicsep.data.synth.spoken data/synth_v6/valid data/spoken_v6/valid --seed 0
+
+Written in the same layout, 16-bit, mixture = exact sum of the stems; same seed, same bytes.
+Only for scoring (``benchmarks/select_unet.py --valid data/spoken_v6/valid``), never for training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from .mix import SR, _run, active_rms, pan_stereo, stem_chain
+from .praat_voice import make_text
+from .speech_voice import FEMALE_SPEAKERS, MALE_SPEAKERS, japanese_text, speak
+
+SPEAKERS = tuple(dict.fromkeys(FEMALE_SPEAKERS + MALE_SPEAKERS))
+KEPT = ("drums", "bass", "other")
+
+
+def spoken_vocal(rng: np.random.Generator, n: int, speaker: str) -> np.ndarray:
+    """Mono speech phrases with pauses between them over ``n`` samples at 44.1 kHz."""
+    out = np.zeros(n)
+    pos = int(rng.uniform(0.0, 2.0) * SR)
+    while pos < n - SR // 2:
+        words = int(rng.integers(4, 11))
+        text = japanese_text(rng, words * 2) if speaker != "joe" else make_text(rng, words + 2)
+        y, sr, _ = speak(text, float(rng.uniform(0.8, 1.2)), speaker)
+        if y.size:
+            g = gcd(SR, sr)
+            y = resample_poly(y, SR // g, sr // g)[: n - pos]
+            out[pos:pos + y.size] += y
+            pos += y.size
+        pos += int(rng.uniform(0.25, 1.5) * SR)
+    return out
+
+
+def make_song(src: Path, dst: Path, seed: int, index: int) -> Path:
+    """``dst``: the song in ``src`` with its vocal replaced by spoken phrases."""
+    rng = np.random.default_rng([int(seed), int(index), 0x5B0])
+    stems = {name: sf.read(str(src / f"{name}.wav"), dtype="float64")[0] for name in KEPT + ("vocals",)}
+    n = stems["drums"].shape[0]
+    speaker = str(rng.choice(SPEAKERS))
+    voice = pan_stereo(spoken_vocal(rng, n, speaker), float(rng.uniform(-0.1, 0.1)))
+    voice = _run(stem_chain("vocals", rng, "pop"), voice)[:n]
+    instrumental = stems["drums"] + stems["bass"] + stems["other"]
+    # the song's own vocal level (or, where it has none, a level a mix would give a voice)
+    target = active_rms(stems["vocals"]) or 0.7 * active_rms(instrumental)
+    voice *= target / max(active_rms(voice), 1e-9) * 10 ** (rng.uniform(-3, 3) / 20)
+    out = {name: stems[name] for name in KEPT} | {"vocals": voice}
+    peak = np.abs(sum(out.values())).max()
+    scale = min(1.0, 0.98 / peak) if peak > 0 else 1.0
+    pcm = {name: np.round(x * scale * 32768.0).astype(np.int64) for name, x in out.items()}
+    pcm["mixture"] = sum(pcm[name] for name in KEPT + ("vocals",))
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, x in pcm.items():
+        assert np.abs(x).max() <= 32767
+        sf.write(str(tmp / f"{name}.wav"), x.astype(np.int16), SR, subtype="PCM_16")
+    (tmp / "meta.json").write_text(json.dumps({"name": dst.name, "from": src.name, "speaker": speaker,
+                                               "scale": scale, "seed": int(seed)}))
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return dst
+
+
+def make_split(src_split: Path, dst_split: Path, seed: int = 0) -> list[Path]:
+    songs = sorted(p for p in Path(src_split).iterdir() if (p / "mixture.wav").is_file())
+    Path(dst_split).mkdir(parents=True, exist_ok=True)
+    return [make_song(song, Path(dst_split) / song.name, seed, i) for i, song in enumerate(songs)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m musicsep.data.synth.spoken", description=__doc__.split("\n")[0])
+    ap.add_argument("src", type=Path, help="a split folder of songs (e.g. data/synth_v6/valid)")
+    ap.add_argument("out", type=Path, help="where the probe's songs go (a new folder)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if not args.src.is_dir():
+        print(f"error: {args.src} is not a folder of songs", file=sys.stderr)
+        return 2
+    if args.out.resolve() == args.src.resolve():
+        print("error: the probe must not overwrite its source songs", file=sys.stderr)
+        return 2
+    for path in make_split(args.src, args.out, args.seed):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

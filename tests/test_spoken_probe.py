@@ -1,0 +1,60 @@
+"""The spoken-vocal probe: a split's songs with the vocal replaced by unsung speech."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+
+from musicsep.data.synth import spoken
+
+SR = 44100
+STEMS = ("drums", "bass", "other", "vocals")
+
+
+def _source_song(folder, seed: int, seconds: float = 4.0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    pcm = {name: (rng.standard_normal((int(seconds * SR), 2)) * 2000).astype(np.int64) for name in STEMS}
+    pcm["vocals"][: SR] = 0  # a silent start, as many songs have
+    pcm["mixture"] = sum(pcm[name] for name in STEMS)
+    for name, x in pcm.items():
+        sf.write(str(folder / f"{name}.wav"), x.astype(np.int16), SR, subtype="PCM_16")
+
+
+def _read(folder):
+    return {name: sf.read(str(folder / f"{name}.wav"), dtype="int16")[0].astype(np.int64)
+            for name in ("mixture", *STEMS)}
+
+
+def test_probe_keeps_the_band_replaces_the_voice_and_sums_exactly(tmp_path):
+    src = tmp_path / "valid"
+    _source_song(src / "song-a", 1)
+    before = (src / "song-a" / "vocals.wav").read_bytes()
+    out = spoken.make_split(src, tmp_path / "probe", seed=0)
+    assert [p.name for p in out] == ["song-a"]
+    got, orig = _read(out[0]), _read(src / "song-a")
+    assert np.array_equal(got["mixture"], sum(got[name] for name in STEMS))
+    scale = json.loads((out[0] / "meta.json").read_text())["scale"]  # all stems alike, so nothing clips
+    for name in ("drums", "bass", "other"):
+        assert np.allclose(got[name], orig[name] * scale, atol=1.0)
+    voice = got["vocals"] / 32768.0
+    assert np.abs(voice).max() > 0.01  # somebody speaks
+    assert abs(np.corrcoef(got["vocals"][:, 0], orig["vocals"][:, 0])[0, 1]) < 0.1  # not the old vocal
+    assert (src / "song-a" / "vocals.wav").read_bytes() == before
+
+
+def test_same_seed_same_bytes(tmp_path):
+    _source_song(tmp_path / "valid" / "s", 2, seconds=3.0)
+    a = spoken.make_split(tmp_path / "valid", tmp_path / "a", seed=3)[0]
+    b = spoken.make_split(tmp_path / "valid", tmp_path / "b", seed=3)[0]
+    for name in ("mixture", *STEMS):
+        assert (a / f"{name}.wav").read_bytes() == (b / f"{name}.wav").read_bytes()
+
+
+def test_command_refuses_to_overwrite_its_source(tmp_path, capsys):
+    _source_song(tmp_path / "valid" / "s", 4, seconds=1.0)
+    assert spoken.main([str(tmp_path / "valid"), str(tmp_path / "valid")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert spoken.main([str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
