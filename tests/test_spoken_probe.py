@@ -58,3 +58,15 @@ def test_command_refuses_to_overwrite_its_source(tmp_path, capsys):
     assert spoken.main([str(tmp_path / "valid"), str(tmp_path / "valid")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert spoken.main([str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
+
+
+def test_probe_speakers_are_held_out_and_training_copies_never_use_them(tmp_path):
+    from musicsep.data.synth.speech_voice import HOLDOUT_SPEAKERS
+
+    for i in range(3):
+        _source_song(tmp_path / "valid" / f"s{i}", 10 + i, seconds=1.0)
+    probe = spoken.make_split(tmp_path / "valid", tmp_path / "probe", seed=0)
+    train = spoken.make_split(tmp_path / "valid", tmp_path / "train", seed=0, train=True, songs=2)
+    assert len(train) == 2
+    assert all(json.loads((p / "meta.json").read_text())["speaker"] in HOLDOUT_SPEAKERS for p in probe)
+    assert all(json.loads((p / "meta.json").read_text())["speaker"] not in HOLDOUT_SPEAKERS for p in train)

@@ -9,9 +9,11 @@ songs (``mix.stem_chain``) at the song's vocal level. A model that learnt "WORLD
 sound = vocals" loses voice here that it keeps on the split itself.
 
     python -m musicsep.data.synth.spoken data/synth_v6/valid data/spoken_v6/valid --seed 0
+    python -m musicsep.data.synth.spoken data/synth_v6s1/train data/spoken_v6s1/train --seed 1 --train --songs 80
 
+The probe speaks with the two held-out speakers only (``speech_voice.HOLDOUT_SPEAKERS``), which no
+training song ever hears; ``--train`` makes training copies with the other speakers only.
 Written in the same layout, 16-bit, mixture = exact sum of the stems; same seed, same bytes.
-Only for scoring (``benchmarks/select_unet.py --valid data/spoken_v6/valid``), never for training.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from scipy.signal import resample_poly
 
 from .mix import SR, _run, active_rms, pan_stereo, stem_chain
 from .praat_voice import make_text
-from .speech_voice import FEMALE_SPEAKERS, MALE_SPEAKERS, japanese_text, speak
+from .speech_voice import FEMALE_SPEAKERS, HOLDOUT_SPEAKERS, MALE_SPEAKERS, japanese_text, speak
 
-SPEAKERS = tuple(dict.fromkeys(FEMALE_SPEAKERS + MALE_SPEAKERS))
+TRAIN_SPEAKERS = tuple(s for s in dict.fromkeys(FEMALE_SPEAKERS + MALE_SPEAKERS) if s not in HOLDOUT_SPEAKERS)
 KEPT = ("drums", "bass", "other")
 
 
@@ -52,12 +54,12 @@ def spoken_vocal(rng: np.random.Generator, n: int, speaker: str) -> np.ndarray:
     return out
 
 
-def make_song(src: Path, dst: Path, seed: int, index: int) -> Path:
-    """``dst``: the song in ``src`` with its vocal replaced by spoken phrases."""
+def make_song(src: Path, dst: Path, seed: int, index: int, speakers=HOLDOUT_SPEAKERS) -> Path:
+    """``dst``: the song in ``src`` with its vocal replaced by phrases spoken by one of ``speakers``."""
     rng = np.random.default_rng([int(seed), int(index), 0x5B0])
     stems = {name: sf.read(str(src / f"{name}.wav"), dtype="float64")[0] for name in KEPT + ("vocals",)}
     n = stems["drums"].shape[0]
-    speaker = str(rng.choice(SPEAKERS))
+    speaker = str(rng.choice(speakers))
     voice = pan_stereo(spoken_vocal(rng, n, speaker), float(rng.uniform(-0.1, 0.1)))
     voice = _run(stem_chain("vocals", rng, "pop"), voice)[:n]
     instrumental = stems["drums"] + stems["bass"] + stems["other"]
@@ -82,10 +84,14 @@ def make_song(src: Path, dst: Path, seed: int, index: int) -> Path:
     return dst
 
 
-def make_split(src_split: Path, dst_split: Path, seed: int = 0) -> list[Path]:
-    songs = sorted(p for p in Path(src_split).iterdir() if (p / "mixture.wav").is_file())
+def make_split(src_split: Path, dst_split: Path, seed: int = 0, train: bool = False,
+               songs: int | None = None) -> list[Path]:
+    """The first ``songs`` songs of ``src_split`` (all by default) into ``dst_split``, spoken by the
+    held-out speakers, or with ``train`` by the speakers training may hear."""
+    folders = sorted(p for p in Path(src_split).iterdir() if (p / "mixture.wav").is_file())[:songs]
     Path(dst_split).mkdir(parents=True, exist_ok=True)
-    return [make_song(song, Path(dst_split) / song.name, seed, i) for i, song in enumerate(songs)]
+    speakers = TRAIN_SPEAKERS if train else HOLDOUT_SPEAKERS
+    return [make_song(song, Path(dst_split) / song.name, seed, i, speakers) for i, song in enumerate(folders)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("src", type=Path, help="a split folder of songs (e.g. data/synth_v6/valid)")
     ap.add_argument("out", type=Path, help="where the probe's songs go (a new folder)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train", action="store_true", help="training copies: only the speakers training may hear")
+    ap.add_argument("--songs", type=int, default=None, help="only the first N songs")
     args = ap.parse_args(argv)
     if not args.src.is_dir():
         print(f"error: {args.src} is not a folder of songs", file=sys.stderr)
@@ -100,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.resolve() == args.src.resolve():
         print("error: the probe must not overwrite its source songs", file=sys.stderr)
         return 2
-    for path in make_split(args.src, args.out, args.seed):
+    for path in make_split(args.src, args.out, args.seed, args.train, args.songs):
         print(path)
     return 0
 
