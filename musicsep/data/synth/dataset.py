@@ -62,19 +62,24 @@ def _make_track(job: SongJob) -> str:
     audio, meta = render_song(track_seed(seed, split, index, attempt), split, seconds)
     if attempt:
         meta["render_attempt"] = attempt
+    # every signal lies on the 16-bit grid (see mix.mix_stems): PCM_16 stores it exactly
+    write_track(folder, {name: np.round(audio[name].astype(np.float64) * 32768.0) for name in FILES}, meta)
+    return str(folder)
+
+
+def write_track(folder: Path, pcm: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``pcm`` (integer-valued samples per file name in FILES) as 16-bit wavs and ``meta``
+    (plus the track's name) into ``folder``, replacing it whole: a reader never sees half a track."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in FILES:
-        # every signal lies on the 16-bit grid (see mix.mix_stems): PCM_16 stores it exactly
-        pcm = np.round(audio[name].astype(np.float64) * 32768.0)
-        assert np.abs(pcm).max() <= 32767
-        sf.write(str(tmp / f"{name}.wav"), pcm.astype(np.int16), 44100, subtype="PCM_16")
+        assert np.abs(pcm[name]).max() <= 32767
+        sf.write(str(tmp / f"{name}.wav"), pcm[name].astype(np.int16), 44100, subtype="PCM_16")
     meta["name"] = folder.name
     (tmp / "meta.json").write_text(json.dumps(meta, default=str))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    return str(folder)
 
 
 def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, split: str,

@@ -19,8 +19,6 @@ Written in the same layout, 16-bit, mixture = exact sum of the stems; same seed,
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 from math import gcd
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from .dataset import write_track
 from .mix import SR, _run, active_rms, pan_stereo, stem_chain
 from .praat_voice import make_text
 from .speech_voice import FEMALE_SPEAKERS, HOLDOUT_SPEAKERS, MALE_SPEAKERS, japanese_text, speak
@@ -71,16 +70,7 @@ def make_song(src: Path, dst: Path, seed: int, index: int, speakers=HOLDOUT_SPEA
     scale = min(1.0, 0.98 / peak) if peak > 0 else 1.0
     pcm = {name: np.round(x * scale * 32768.0).astype(np.int64) for name, x in out.items()}
     pcm["mixture"] = sum(pcm[name] for name in KEPT + ("vocals",))
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, x in pcm.items():
-        assert np.abs(x).max() <= 32767
-        sf.write(str(tmp / f"{name}.wav"), x.astype(np.int16), SR, subtype="PCM_16")
-    (tmp / "meta.json").write_text(json.dumps({"name": dst.name, "from": src.name, "speaker": speaker,
-                                               "scale": scale, "seed": int(seed)}))
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    write_track(dst, pcm, {"from": src.name, "speaker": speaker, "scale": scale, "seed": int(seed)})
     return dst
 
 
