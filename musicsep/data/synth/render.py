@@ -47,7 +47,8 @@ def render_part(part: Part, n: int, rng: np.random.Generator) -> np.ndarray:
     elif part.engine == "synthdrums":
         y = np.zeros(n)
         tune = float(rng.uniform(0.8, 1.25))
-        hits = {k: synth_drum_hit(k, rng, tune=tune) for k in set(SYNTH_DRUM_MAP.values())}
+        # sorted: a set of str iterates in a per-process order, and each hit draws from rng
+        hits = {k: synth_drum_hit(k, rng, tune=tune) for k in sorted(set(SYNTH_DRUM_MAP.values()))}
         for (t, dur, pitch, vel) in part.notes:
             kind = SYNTH_DRUM_MAP.get(pitch)
             s0 = int(round(t * SR))
