@@ -70,3 +70,25 @@ def test_probe_speakers_are_held_out_and_training_copies_never_use_them(tmp_path
     assert len(train) == 2
     assert all(json.loads((p / "meta.json").read_text())["speaker"] in HOLDOUT_SPEAKERS for p in probe)
     assert all(json.loads((p / "meta.json").read_text())["speaker"] not in HOLDOUT_SPEAKERS for p in train)
+
+
+def test_festival_probe_speaks_with_festival_voices_only(tmp_path, capsys):
+    from musicsep.data.synth.speech_voice import FEMALE_SPEAKERS, MALE_SPEAKERS
+
+    for i in range(2):
+        _source_song(tmp_path / "valid" / f"s{i}", 20 + i, seconds=3.0)
+    probe = spoken.make_split(tmp_path / "valid", tmp_path / "probe", seed=0, festival=True)
+    for song in probe:
+        speaker = json.loads((song / "meta.json").read_text())["speaker"]
+        assert speaker in spoken.FESTIVAL_SPEAKERS and speaker not in FEMALE_SPEAKERS + MALE_SPEAKERS
+        got = _read(song)
+        assert np.array_equal(got["mixture"], sum(got[name] for name in STEMS))
+        assert np.abs(got["vocals"]).max() / 32768.0 > 0.01
+    # a Festival voice really speaks: most of its energy in the speech band, none of it clipped
+    y, sr = spoken.festival_speak("the river runs under the night light", 1.0, "kal_diphone")
+    assert sr == 16000 and 1.0 < y.size / sr < 5.0 and np.abs(y).max() < 1.0
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(y.size, 1 / sr)
+    assert spec[(freqs > 80) & (freqs < 4000)].sum() > 0.8 * spec.sum()
+    assert spoken.main([str(tmp_path / "valid"), str(tmp_path / "t"), "--train", "--festival"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -12,14 +12,22 @@ sound = vocals" loses voice here that it keeps on the split itself.
     python -m musicsep.data.synth.spoken data/synth_v6s1/train data/spoken_v6s1/train --seed 1 --train --songs 80
 
 The probe speaks with the two held-out speakers only (``speech_voice.HOLDOUT_SPEAKERS``), which no
-training song ever hears; ``--train`` makes training copies with the other speakers only.
+training song ever hears; ``--train`` makes training copies with the other speakers only. Those two
+are still voices of the Kokoro model that training sings with; ``--festival`` speaks with Festival's
+diphone voices instead (Debian festvox packages: waveform snippets of five real speakers, two
+English men, Czech, Finnish and Italian women, joined and re-timed), a speech model no training song
+uses:
+
+    python -m musicsep.data.synth.spoken data/synth_v6/valid data/festival_v6/valid --seed 0 --festival
 Written in the same layout, 16-bit, mixture = exact sum of the stems; same seed, same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from math import gcd
 from pathlib import Path
 
@@ -34,6 +42,23 @@ from .speech_voice import FEMALE_SPEAKERS, HOLDOUT_SPEAKERS, MALE_SPEAKERS, japa
 
 TRAIN_SPEAKERS = tuple(s for s in dict.fromkeys(FEMALE_SPEAKERS + MALE_SPEAKERS) if s not in HOLDOUT_SPEAKERS)
 KEPT = ("drums", "bass", "other")
+# Festival diphone voices (scripts/setup.sh installs them); they read the English pseudo-lyrics with
+# their own language's letter-to-sound rules
+FESTIVAL_SPEAKERS = ("kal_diphone", "ked_diphone", "czech_dita", "suo_fi_lj_diphone", "lp_diphone")
+
+
+def festival_speak(text: str, stretch: float, voice: str) -> tuple[np.ndarray, int]:
+    """``text`` spoken by a Festival voice (``text2wave``), ``stretch`` times slower: mono float64, rate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        cmd = ["text2wave", "-eval", f"(voice_{voice})",
+               "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.4f})", "-o", str(wav)]
+        try:
+            subprocess.run(cmd, input=text.encode(), check=True, capture_output=True, timeout=120)
+        except FileNotFoundError as exc:
+            raise RuntimeError("text2wave not found: install Festival and its voices (scripts/setup.sh)") from exc
+        y, sr = sf.read(str(wav), dtype="float64")
+    return (y if y.ndim == 1 else y.mean(axis=1)), int(sr)
 
 
 def spoken_vocal(rng: np.random.Generator, n: int, speaker: str) -> np.ndarray:
@@ -42,8 +67,11 @@ def spoken_vocal(rng: np.random.Generator, n: int, speaker: str) -> np.ndarray:
     pos = int(rng.uniform(0.0, 2.0) * SR)
     while pos < n - SR // 2:
         words = int(rng.integers(4, 11))
-        text = japanese_text(rng, words * 2) if speaker != "joe" else make_text(rng, words + 2)
-        y, sr, _ = speak(text, float(rng.uniform(0.8, 1.2)), speaker)
+        if speaker in FESTIVAL_SPEAKERS:
+            y, sr = festival_speak(make_text(rng, words + 2), float(rng.uniform(0.8, 1.2)), speaker)
+        else:
+            text = japanese_text(rng, words * 2) if speaker != "joe" else make_text(rng, words + 2)
+            y, sr, _ = speak(text, float(rng.uniform(0.8, 1.2)), speaker)
         if y.size:
             g = gcd(SR, sr)
             y = resample_poly(y, SR // g, sr // g)[: n - pos]
@@ -75,12 +103,15 @@ def make_song(src: Path, dst: Path, seed: int, index: int, speakers=HOLDOUT_SPEA
 
 
 def make_split(src_split: Path, dst_split: Path, seed: int = 0, train: bool = False,
-               songs: int | None = None) -> list[Path]:
+               songs: int | None = None, festival: bool = False) -> list[Path]:
     """The first ``songs`` songs of ``src_split`` (all by default) into ``dst_split``, spoken by the
-    held-out speakers, or with ``train`` by the speakers training may hear."""
+    held-out speakers, with ``train`` by the speakers training may hear, with ``festival`` by
+    Festival's voices."""
+    if train and festival:
+        raise ValueError("training copies speak with the Kokoro training speakers, not Festival's")
     folders = sorted(p for p in Path(src_split).iterdir() if (p / "mixture.wav").is_file())[:songs]
     Path(dst_split).mkdir(parents=True, exist_ok=True)
-    speakers = TRAIN_SPEAKERS if train else HOLDOUT_SPEAKERS
+    speakers = FESTIVAL_SPEAKERS if festival else TRAIN_SPEAKERS if train else HOLDOUT_SPEAKERS
     return [make_song(song, Path(dst_split) / song.name, seed, i, speakers) for i, song in enumerate(folders)]
 
 
@@ -91,14 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train", action="store_true", help="training copies: only the speakers training may hear")
     ap.add_argument("--songs", type=int, default=None, help="only the first N songs")
+    ap.add_argument("--festival", action="store_true",
+                    help="speak with Festival's diphone voices (no training song uses that speech model)")
     args = ap.parse_args(argv)
+    if args.train and args.festival:
+        print("error: --train and --festival do not go together (training copies speak with Kokoro's "
+              "training speakers)", file=sys.stderr)
+        return 2
     if not args.src.is_dir():
         print(f"error: {args.src} is not a folder of songs", file=sys.stderr)
         return 2
     if args.out.resolve() == args.src.resolve():
         print("error: the probe must not overwrite its source songs", file=sys.stderr)
         return 2
-    for path in make_split(args.src, args.out, args.seed, args.train, args.songs):
+    for path in make_split(args.src, args.out, args.seed, args.train, args.songs, args.festival):
         print(path)
     return 0
 
