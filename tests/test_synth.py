@@ -197,7 +197,6 @@ def test_a_crashing_song_is_rendered_alone_then_from_its_fallback_seed(monkeypat
     assert dataset.track_seed(0, "train", 2, 0) == dataset.track_seed(0, "train", 2)
 
 
-
 _RENDER_IN_FRESH_PROCESS = """
 import hashlib
 from musicsep.data.synth import track_seed

@@ -67,11 +67,10 @@ def spoken_vocal(rng: np.random.Generator, n: int, speaker: str) -> np.ndarray:
     pos = int(rng.uniform(0.0, 2.0) * SR)
     while pos < n - SR // 2:
         words = int(rng.integers(4, 11))
-        if speaker in FESTIVAL_SPEAKERS:
-            y, sr = festival_speak(make_text(rng, words + 2), float(rng.uniform(0.8, 1.2)), speaker)
-        else:
-            text = japanese_text(rng, words * 2) if speaker != "joe" else make_text(rng, words + 2)
-            y, sr, _ = speak(text, float(rng.uniform(0.8, 1.2)), speaker)
+        festival = speaker in FESTIVAL_SPEAKERS
+        text = make_text(rng, words + 2) if festival or speaker == "joe" else japanese_text(rng, words * 2)
+        rate = float(rng.uniform(0.8, 1.2))
+        y, sr = festival_speak(text, rate, speaker) if festival else speak(text, rate, speaker)[:2]
         if y.size:
             g = gcd(SR, sr)
             y = resample_poly(y, SR // g, sr // g)[: n - pos]
@@ -108,7 +107,8 @@ def make_split(src_split: Path, dst_split: Path, seed: int = 0, train: bool = Fa
     held-out speakers, with ``train`` by the speakers training may hear, with ``festival`` by
     Festival's voices."""
     if train and festival:
-        raise ValueError("training copies speak with the Kokoro training speakers, not Festival's")
+        raise ValueError("--train and --festival do not go together: training copies speak with "
+                         "Kokoro's training speakers, not Festival's")
     folders = sorted(p for p in Path(src_split).iterdir() if (p / "mixture.wav").is_file())[:songs]
     Path(dst_split).mkdir(parents=True, exist_ok=True)
     speakers = FESTIVAL_SPEAKERS if festival else TRAIN_SPEAKERS if train else HOLDOUT_SPEAKERS
@@ -125,17 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--festival", action="store_true",
                     help="speak with Festival's diphone voices (no training song uses that speech model)")
     args = ap.parse_args(argv)
-    if args.train and args.festival:
-        print("error: --train and --festival do not go together (training copies speak with Kokoro's "
-              "training speakers)", file=sys.stderr)
-        return 2
     if not args.src.is_dir():
         print(f"error: {args.src} is not a folder of songs", file=sys.stderr)
         return 2
     if args.out.resolve() == args.src.resolve():
         print("error: the probe must not overwrite its source songs", file=sys.stderr)
         return 2
-    for path in make_split(args.src, args.out, args.seed, args.train, args.songs, args.festival):
+    try:
+        paths = make_split(args.src, args.out, args.seed, args.train, args.songs, args.festival)
+    except ValueError as exc:  # --train with --festival
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0
 
