@@ -72,7 +72,7 @@ def test_probe_speakers_are_held_out_and_training_copies_never_use_them(tmp_path
     assert all(json.loads((p / "meta.json").read_text())["speaker"] not in HOLDOUT_SPEAKERS for p in train)
 
 
-def test_festival_probe_speaks_with_festival_voices_only(tmp_path, capsys):
+def test_festival_probe_speaks_with_festival_voices_only(tmp_path):
     from musicsep.data.synth.speech_voice import FEMALE_SPEAKERS, MALE_SPEAKERS
 
     for i in range(2):
@@ -90,5 +90,35 @@ def test_festival_probe_speaks_with_festival_voices_only(tmp_path, capsys):
     spec = np.abs(np.fft.rfft(y)) ** 2
     freqs = np.fft.rfftfreq(y.size, 1 / sr)
     assert spec[(freqs > 80) & (freqs < 4000)].sum() > 0.8 * spec.sum()
-    assert spoken.main([str(tmp_path / "valid"), str(tmp_path / "t"), "--train", "--festival"]) == 2
-    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_festival_training_copies_never_use_the_probe_voices(tmp_path):
+    assert not set(spoken.FESTIVAL_TRAIN_SPEAKERS) & set(spoken.FESTIVAL_SPEAKERS)
+    for i in range(3):
+        _source_song(tmp_path / "valid" / f"s{i}", 30 + i, seconds=1.5)
+    train = spoken.make_split(tmp_path / "valid", tmp_path / "train", seed=0, train=True, festival=True)
+    for song in train:
+        assert json.loads((song / "meta.json").read_text())["speaker"] in spoken.FESTIVAL_TRAIN_SPEAKERS
+        got = _read(song)
+        assert np.array_equal(got["mixture"], sum(got[name] for name in STEMS))
+    # every training voice is installed and speaks
+    for voice in spoken.FESTIVAL_TRAIN_SPEAKERS:
+        y, sr = spoken.festival_speak("the river runs", 1.0, voice)
+        assert sr >= 16000 and 0.3 < y.size / sr < 4.0 and 0.01 < np.abs(y).max() < 1.0, voice
+
+
+def test_a_missing_festival_voice_is_a_clear_error(tmp_path):
+    import pytest
+
+    with pytest.raises(RuntimeError, match="no_such_voice"):
+        spoken.festival_speak("hello", 1.0, "no_such_voice")
+
+
+
+def test_the_common_scale_keeps_every_stem_inside_16_bits():
+    # the mix is quiet where the voice and the band cancel, but the voice alone peaks above full scale
+    stems = {"vocals": np.array([[1.5, 1.5], [0.1, 0.1]]), "other": np.array([[-1.2, -1.2], [0.0, 0.0]])}
+    scale = spoken.common_scale(stems)
+    assert all(np.round(x * scale * 32768.0).max() <= 32767 for x in stems.values())
+    assert spoken.common_scale({"vocals": np.full((4, 2), 0.5)}) == 1.0  # quiet songs keep their level
+    assert spoken.common_scale({"vocals": np.full((4, 2), 0.7), "other": np.full((4, 2), 0.7)}) == 0.98 / 1.4
