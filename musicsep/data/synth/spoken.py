@@ -55,6 +55,7 @@ FESTIVAL_TRAIN_SPEAKERS = ("cmu_us_slt_arctic_hts", "upc_ca_ona_hts", "czech_ph"
 
 def festival_speak(text: str, stretch: float, voice: str) -> tuple[np.ndarray, int]:
     """``text`` spoken by a Festival voice (``text2wave``), ``stretch`` times slower: mono float64, rate."""
+    unspoken = f"Festival could not speak with voice {voice} (scripts/setup.sh installs it)"
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         cmd = ["text2wave", "-eval", f"(voice_{voice})",
@@ -64,9 +65,9 @@ def festival_speak(text: str, stretch: float, voice: str) -> tuple[np.ndarray, i
         except FileNotFoundError as exc:
             raise RuntimeError("text2wave not found: install Festival and its voices (scripts/setup.sh)") from exc
         except subprocess.CalledProcessError as exc:
-            raise RuntimeError(f"Festival could not speak with voice {voice} (scripts/setup.sh installs it)") from exc
+            raise RuntimeError(unspoken) from exc
         if not wav.is_file() or wav.stat().st_size == 0:  # text2wave exits 0 on an unknown voice
-            raise RuntimeError(f"Festival could not speak with voice {voice} (scripts/setup.sh installs it)")
+            raise RuntimeError(unspoken)
         y, sr = sf.read(str(wav), dtype="float64")
     return (y if y.ndim == 1 else y.mean(axis=1)), int(sr)
 
