@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from musicsep.data.synth import spoken
@@ -107,12 +108,9 @@ def test_festival_training_copies_never_use_the_probe_voices(tmp_path):
         assert sr >= 16000 and 0.3 < y.size / sr < 4.0 and 0.01 < np.abs(y).max() < 1.0, voice
 
 
-def test_a_missing_festival_voice_is_a_clear_error(tmp_path):
-    import pytest
-
+def test_a_missing_festival_voice_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no_such_voice"):
         spoken.festival_speak("hello", 1.0, "no_such_voice")
-
 
 
 def test_the_common_scale_keeps_every_stem_inside_16_bits():
