@@ -1,6 +1,6 @@
 """How fast the synthetic song generator runs: songs with stems written to disk.
 
-    .venv/bin/python benchmarks/synth_speed.py [--minutes 3] [--seconds 30] [--jobs 2]
+    .venv/bin/python benchmarks/synth_speed.py [--minutes 3] [--seconds 30] [--jobs 2] [--singer psola]
 
 Prints the realtime factor (seconds of songs per second of wall time) and the projected wall time
 for one hour of songs. The CPU time of the worker processes is printed too: on a machine shared
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from musicsep.data.synth import generate_dataset
+from musicsep.arguments import SINGER_CHOICES
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of each song")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--singer", default="mixed", choices=SINGER_CHOICES, help="as musicsep synth --singer")
     args = ap.parse_args()
     tracks = max(1, int(round(args.minutes * 60 / args.seconds)))
     audio_s = tracks * args.seconds
@@ -35,7 +37,8 @@ def main() -> None:
         c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         s0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        generate_dataset(out, tracks, args.seconds, args.seed, "train", jobs=args.jobs, progress=False)
+        generate_dataset(out, tracks, args.seconds, args.seed, "train", jobs=args.jobs, progress=False,
+                         singer=args.singer)
         wall = time.perf_counter() - t0
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         s1 = resource.getrusage(resource.RUSAGE_SELF)

@@ -16,8 +16,8 @@ from typing import Sequence
 
 from musicsep import SOURCES, __version__
 from musicsep.api import OUTPUT_BITS, default_method, output_folder_name
-from musicsep.arguments import (CHUNK_SECONDS, COUNT, JOBS, SEED, SYNTH_SECONDS, TIMING_SECONDS, WIENER_ITERATIONS,
-                                Parser, add_data_options, tracks_option)
+from musicsep.arguments import (CHUNK_SECONDS, COUNT, JOBS, SEED, SINGER_CHOICES, SYNTH_SECONDS, TIMING_SECONDS,
+                                WIENER_ITERATIONS, Parser, add_data_options, tracks_option)
 from musicsep.errors import UserError
 from musicsep.separators.base import METHODS, REFERENCE_METHODS
 
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", choices=("train", "valid", "test"),
                    help="valid and test draw held-out instruments and voices half the time; train never does")
     p.add_argument("--jobs", type=JOBS, default=2)
+    p.add_argument("--singer", default="mixed", choices=SINGER_CHOICES,
+                   help="mixed (default): three singing engines drawn per song; psola: every song sung by "
+                        "recorded speech re-sung by pitch-period overlap-add")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("export", help="export the U-Net's network as ONNX (for onnxruntime, the browser, phones)",
@@ -298,7 +301,8 @@ def cmd_compare(args) -> int:
 def cmd_synth(args) -> int:
     from musicsep.data.synth import generate_dataset
 
-    paths = generate_dataset(Path(args.out), args.tracks, args.seconds, args.seed, args.split, jobs=args.jobs)
+    paths = generate_dataset(Path(args.out), args.tracks, args.seconds, args.seed, args.split, jobs=args.jobs,
+                             singer=args.singer)
     print(f"wrote {len(paths)} songs to {Path(args.out) / args.split}")
     return 0
 

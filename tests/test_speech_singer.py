@@ -1,4 +1,5 @@
-"""The recorded-speech singer (piper voice re-sung with WORLD) and the mastering limiter."""
+"""The recorded-speech singer (piper and Kokoro voices re-sung with WORLD or PSOLA) and the mastering
+limiter."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import pytest
 
 from musicsep.data.synth.mix import limiter_gain, master_gain, mix_stems
 from musicsep.data.synth.song import make_plan
-from musicsep.data.synth.speech_voice import find_nuclei, render_speech_voice
+from musicsep.data.synth.speech_voice import find_nuclei, pitch_marks, psola, render_speech_voice
 from musicsep.data.synth.vocals import make_melody, make_singer
 
 SR = 44100
 
 
-def _sing(seed: int, female: bool, seconds: float = 10.0, speaker: str = "joe"):
+def _sing(seed: int, female: bool, seconds: float = 10.0, speaker: str = "joe", method: str = "world"):
     rng = np.random.default_rng(seed)
     plan = make_plan(rng, seconds, seed, "train", style="pop")
     singer = make_singer(rng, female)
     notes = make_melody(plan, rng, singer)
-    y = render_speech_voice(notes, singer, "female" if female else "male", plan.n_samples, rng, speaker=speaker)
+    y = render_speech_voice(notes, singer, "female" if female else "male", plan.n_samples, rng, speaker=speaker,
+                            method=method)
     return y, notes
 
 
@@ -31,10 +33,13 @@ def sung():
 def sung_by(sung):
     """The same song sung by piper's joe (a woman's range) and by two Kokoro speakers."""
     return {"joe": sung, "jf_alpha": _sing(3, female=True, speaker="jf_alpha"),
-            "jm_kumo": _sing(3, female=False, speaker="jm_kumo")}
+            "jm_kumo": _sing(3, female=False, speaker="jm_kumo"),
+            "joe psola": _sing(3, female=True, method="psola"),
+            "jf_alpha psola": _sing(3, female=True, speaker="jf_alpha", method="psola"),
+            "jm_kumo psola": _sing(3, female=False, speaker="jm_kumo", method="psola")}
 
 
-@pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo"])
+@pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo", "joe psola", "jf_alpha psola", "jm_kumo psola"])
 def test_speech_singer_sings_the_melody(sung_by, speaker):
     import librosa
 
@@ -53,7 +58,7 @@ def test_speech_singer_sings_the_melody(sung_by, speaker):
     assert (err < 1.0).mean() > 0.75, (err < 1.0).mean()
 
 
-@pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo"])
+@pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo", "jm_kumo psola"])
 def test_speech_singer_has_consonants_and_air(sung_by, speaker):
     y = sung_by[speaker][0]
     spec = np.abs(np.fft.rfft(y)) ** 2
@@ -68,6 +73,75 @@ def test_speech_singer_same_seed_same_samples(sung):
     assert np.array_equal(again, sung[0])
     other, _ = _sing(4, female=True)
     assert not np.array_equal(other[: len(again)], again[: len(other)])
+
+
+def _glottal_pulses(f0: float, seconds: float, sr: int) -> np.ndarray:
+    """A voiced vowel-like sound: a pulse train at ``f0`` through two resonances (700 and 1200 Hz)."""
+    from scipy.signal import lfilter
+
+    x = np.zeros(int(seconds * sr))
+    x[:: int(round(sr / f0))] = 1.0
+    for fc, bw in ((700, 90), (1200, 110)):
+        r = np.exp(-np.pi * bw / sr)
+        x = lfilter([1.0], [1.0, -2 * r * np.cos(2 * np.pi * fc / sr), r * r], x)
+    return x / np.abs(x).max()
+
+
+def _spectral_centroid(y: np.ndarray, sr: int) -> float:
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / sr)
+    return float((spec * freqs).sum() / spec.sum())
+
+
+def test_psola_without_changes_gives_back_the_recording():
+    """Same times, same pitch, no warp: the overlap-added periods rebuild the input waveform (up to
+    a shift of less than one period: the sung pulses start on the phrase's first output time)."""
+    sr = 22050
+    x = _glottal_pulses(150.0, 1.0, sr)
+    marks = pitch_marks(x, sr)
+    assert len(marks) > 120 and np.allclose(np.diff(marks), 1 / 150, atol=2e-4)
+    t_out = np.arange(0, 1.0, 0.005)
+    y = psola(x, sr, marks, np.array([0.0, 1.0]), np.array([0.0, 1.0]), t_out, np.full(len(t_out), 150.0), 1.0)
+    assert len(y) == len(x)
+    a, b = int(0.1 * sr), int(0.9 * sr)
+    period = sr // 150
+    best = max(np.corrcoef(x[a:b], y[a + lag:b + lag])[0, 1] for lag in range(-period, period + 1))
+    assert best > 0.95
+
+
+def test_psola_moves_pitch_and_formants_independently():
+    import librosa
+
+    sr = 22050
+    x = _glottal_pulses(150.0, 1.0, sr)
+    marks = pitch_marks(x, sr)
+    t_out = np.arange(0, 2.0, 0.005)
+    stretch = (np.array([0.0, 1.0]), np.array([0.0, 2.0]))  # twice as long
+    high = psola(x, sr, marks, *stretch, t_out, np.full(len(t_out), 220.0), 1.0)
+    bright = psola(x, sr, marks, *stretch, t_out, np.full(len(t_out), 220.0), 1.25)
+    assert abs(len(high) - 2 * len(x)) <= 2
+    for y in (high, bright):
+        f0, voiced, _ = librosa.pyin(y, fmin=80, fmax=600, sr=sr, frame_length=2048)
+        assert voiced.mean() > 0.8 and abs(np.nanmedian(f0) - 220.0) < 220.0 * 0.03
+    mid = slice(int(0.2 * sr), int(1.8 * sr))
+    assert _spectral_centroid(bright[mid], sr) > 1.12 * _spectral_centroid(high[mid], sr)
+
+
+def test_psola_singer_changes_only_the_vocals():
+    """``--singer psola``: the same draws, so drums, bass and other are the mixed generator's, and
+    every layer is the recorded-speech singer re-sung by PSOLA; same seed, same bytes."""
+    from musicsep.data.synth.dataset import track_seed
+    from musicsep.data.synth.render import render_song
+
+    seed = track_seed(0, "train", 5)
+    mixed, _ = render_song(seed, "train", 6.0)
+    audio, meta = render_song(seed, "train", 6.0, singer="psola")
+    again, _ = render_song(seed, "train", 6.0, singer="psola")
+    assert meta["voice"] == "psola"
+    for stem in audio:
+        assert np.array_equal(audio[stem], again[stem]), stem
+    assert np.abs(audio["vocals"]).max() > 0.01 and not np.array_equal(audio["vocals"], mixed["vocals"])
+    assert np.abs(audio["mixture"] - sum(audio[s] for s in ("drums", "bass", "other", "vocals"))).max() < 1e-6
 
 
 def test_held_out_speakers_are_never_heard_in_training():

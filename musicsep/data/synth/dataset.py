@@ -50,16 +50,17 @@ class SongJob(NamedTuple):
     seed: int
     seconds: float
     attempt: int = 0
+    singer: str = "mixed"
 
 
 def _make_track(job: SongJob) -> str:
-    out_dir, split, index, seed, seconds, attempt = job
+    out_dir, split, index, seed, seconds, attempt, singer = job
     from .render import render_song
 
     folder = Path(out_dir) / split / track_name(split, index, seed)
     if _complete(folder):
         return str(folder)
-    audio, meta = render_song(track_seed(seed, split, index, attempt), split, seconds)
+    audio, meta = render_song(track_seed(seed, split, index, attempt), split, seconds, singer)
     if attempt:
         meta["render_attempt"] = attempt
     # every signal lies on the 16-bit grid (see mix.mix_stems): PCM_16 stores it exactly
@@ -83,20 +84,21 @@ def write_track(folder: Path, pcm: dict[str, np.ndarray], meta: dict) -> None:
 
 
 def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, split: str,
-                     jobs: int = 2, progress: bool = True) -> list[Path]:
+                     jobs: int = 2, progress: bool = True, singer: str = "mixed") -> list[Path]:
     """Generate ``tracks`` songs of ``seconds`` each into ``out_dir/<split>/<name>/{stem}.wav``.
 
     Files are 44.1 kHz stereo 16-bit wav; ``mixture.wav`` is exactly the sum
     drums + bass + other + vocals of the samples as read back (float32 or float64, any order). Existing complete tracks are kept (resume).
     The same (seed, split, index) always gives the same bytes (each song is rendered in a fresh
-    worker process). Returns the track folders.
+    worker process). ``singer`` "psola" sings every song with the recorded-speech singer re-sung by
+    overlap-add (see :func:`make_vocals`). Returns the track folders.
     """
     from .speech_voice import prepare
 
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     prepare()
-    work = [SongJob(str(out_dir), split, i, int(seed), float(seconds)) for i in range(int(tracks))]
+    work = [SongJob(str(out_dir), split, i, int(seed), float(seconds), singer=singer) for i in range(int(tracks))]
     bar = None
     if progress:
         try:

@@ -77,8 +77,9 @@ def instrument_name(part: Part):
     return f"{part.program}{suffix}" if suffix else part.program
 
 
-def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.ndarray], dict]:
-    """All five signals (float32 ``(n, 2)``: drums, bass, other, vocals, mixture) and metadata."""
+def render_song(seed: int, split: str, seconds: float, singer: str = "mixed") -> tuple[dict[str, np.ndarray], dict]:
+    """All five signals (float32 ``(n, 2)``: drums, bass, other, vocals, mixture) and metadata;
+    ``singer`` as in :func:`make_vocals`."""
     rng = np.random.default_rng(seed)
     new_renderer()
     plan = make_plan(rng, seconds, seed, split)
@@ -106,7 +107,7 @@ def render_song(seed: int, split: str, seconds: float) -> tuple[dict[str, np.nda
         other += render_part(p, n, rng) * 10 ** (float(rng.uniform(-4, 0)) / 20)
     stems["other"] = other
     voc = np.zeros((n, 2))
-    layers = make_vocals(plan, rng)
+    layers = make_vocals(plan, rng, singer)
     for layer in layers:
         a = layer["audio"]
         a = a / (np.abs(a).max() + 1e-9)

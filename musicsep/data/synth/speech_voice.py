@@ -223,6 +223,52 @@ def warp_envelope(spec: np.ndarray, factor: float) -> np.ndarray:
     return np.maximum(out, 1e-16)
 
 
+def pitch_marks(speech: np.ndarray, sr: int) -> np.ndarray:
+    """Glottal pulse times (seconds) of voiced speech: Praat's cross-correlation pulse finder."""
+    import parselmouth
+    from parselmouth.praat import call
+
+    points = call(parselmouth.Sound(speech, sr), "To PointProcess (periodic, cc)", 60, 600)
+    return np.array([call(points, "Get time from index", i) for i in range(1, call(points, "Get number of points") + 1)])
+
+
+def psola(speech: np.ndarray, sr: int, marks: np.ndarray, src: np.ndarray, dst: np.ndarray, t_out: np.ndarray,
+          f0_out: np.ndarray, warp: float) -> np.ndarray:
+    """Re-sing speech by pitch-synchronous overlap-add (TD-PSOLA), keeping the recorded waveform.
+
+    Output time ``tau`` (from ``dst[0]``) reads the speech at ``interp(tau, dst, src)``. Where the
+    sung contour ``f0_out`` (on the frame times ``t_out``) is voiced, the two-period grain around
+    the nearest glottal pulse (``marks``) is placed once per sung period; elsewhere grains of 10 ms
+    at 5 ms hops carry consonants and breath. Each grain is resampled by ``1 / warp``, which moves
+    the formants by ``warp`` (a deeper or brighter singer) without touching the pitch.
+    """
+    pad = int(0.05 * sr)
+    x = np.concatenate([np.zeros(pad), speech, np.zeros(pad)])
+    length = int(np.ceil((dst[-1] - dst[0]) * sr))
+    y = np.zeros(length + 2 * pad)
+    grid = np.arange(len(x))
+    unvoiced_hop = 0.005
+    tau = float(dst[0])
+    while tau < dst[-1]:
+        s = float(np.interp(tau, dst, src))
+        f = float(f0_out[min(int(np.searchsorted(t_out, tau)), len(t_out) - 1)])
+        centre, half, hop = s, unvoiced_hop * warp, unvoiced_hop  # half: source seconds each side
+        if f > 0 and len(marks) > 1:
+            j = int(np.clip(np.searchsorted(marks, s), 1, len(marks) - 1))
+            j = j if marks[j] - s < s - marks[j - 1] else j - 1
+            period = float(np.clip(np.diff(marks[max(j - 1, 0):j + 2]).min(), 1 / 600, 1 / 60))
+            if abs(marks[j] - s) <= period:
+                centre, half, hop = float(marks[j]), period, 1.0 / f
+        n_out = max(int(round(2 * half / warp * sr)), 4)
+        read = centre + (np.arange(n_out) / sr - half / warp) * warp  # source times under the grain
+        grain = np.interp(read * sr + pad, grid, x) * np.hanning(n_out + 2)[1:-1]
+        at = int(round((tau - dst[0]) * sr)) + pad - n_out // 2
+        if at >= 0 and at + n_out <= len(y):
+            y[at:at + n_out] += grain
+        tau += hop
+    return y[pad:pad + length]
+
+
 def _air(y: np.ndarray, sr: int, amount: float) -> np.ndarray:
     """Content above the TTS band: the 4-10 kHz band driven through a soft clipper, kept above 10 kHz."""
     from scipy.signal import butter, sosfilt
@@ -247,14 +293,16 @@ def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
                         sr: int = 44100, words: tuple[str, ...] | None = None,
-                        lyrics_seed: int | None = None, speaker: str = "joe", phrase_keys=None) -> np.ndarray:
+                        lyrics_seed: int | None = None, speaker: str = "joe", phrase_keys=None,
+                        method: str = "world") -> np.ndarray:
     """Render melody notes ``(start, dur, pitch, syllable, phrase_start)`` to mono ``(n_samples,)``.
 
     ``speaker`` (see :func:`pick_speaker`) speaks the words; ``voice_type`` (male, female, child)
     sets the envelope warp; ``words`` asks for backing "ooh"s and "ah"s instead of lyrics; takes
     rendered with the same ``lyrics_seed`` sing the same words at the same speaking rate, phrase by
     phrase (a double-tracked lead or a harmony, see :func:`phrase_word_streams`), otherwise the words
-    are drawn from ``rng``.
+    are drawn from ``rng``. ``method`` re-sings with the WORLD vocoder (``"world"``) or by
+    overlap-add of the recorded pitch periods (``"psola"``, see :func:`psola`).
     """
     import soxr
 
@@ -281,8 +329,6 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
             continue
         f0, t = pyworld.dio(speech, tts_sr, frame_period=FRAME_MS)
         f0 = pyworld.stonemask(speech, f0, t, tts_sr)
-        sp = pyworld.cheaptrick(speech, f0, t, tts_sr)
-        ap = pyworld.d4c(speech, f0, t, tts_sr)
         energy = frame_energy(speech, t, tts_sr, frame_s)
         nuclei = find_nuclei(f0, energy, max(groups, 1), frame_s)
         if not nuclei:
@@ -296,8 +342,14 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         idx = np.clip(np.round(src_t / frame_s).astype(int), 0, len(f0) - 1)
         semis = pitch_contour([(nt[0], nt[1], nt[2]) for nt in ph], t_out, singer, rng)
         f0_out = np.where(f0[idx] > 0, 440.0 * 2 ** ((semis - 69) / 12), 0.0)
-        y = pyworld.synthesize(np.ascontiguousarray(f0_out), np.ascontiguousarray(warp_envelope(sp[idx], warp)),
-                               np.ascontiguousarray(ap[idx]), tts_sr, FRAME_MS)
+        if method == "psola":
+            y = psola(speech, tts_sr, pitch_marks(speech, tts_sr), np.asarray(src), np.asarray(dst), t_out, f0_out,
+                      warp)
+        else:
+            sp = pyworld.cheaptrick(speech, f0, t, tts_sr)
+            ap = pyworld.d4c(speech, f0, t, tts_sr)
+            y = pyworld.synthesize(np.ascontiguousarray(f0_out), np.ascontiguousarray(warp_envelope(sp[idx], warp)),
+                                   np.ascontiguousarray(ap[idx]), tts_sr, FRAME_MS)
         y = soxr.resample(y, tts_sr, sr)
         y = y / (np.abs(y).max() + 1e-9)
         s0 = int(round(dst[0] * sr))

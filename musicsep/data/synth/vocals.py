@@ -379,8 +379,13 @@ def backing_notes(plan: SongPlan, rng: np.random.Generator, singer: Singer) -> l
     return out
 
 
-def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
-    """Vocal layers for the stem: ``{"audio": mono, "pan": float, "gain_db": float, "role": str}``."""
+def make_vocals(plan: SongPlan, rng: np.random.Generator, singer_engine: str = "mixed") -> list[dict]:
+    """Vocal layers for the stem: ``{"audio": mono, "pan": float, "gain_db": float, "role": str}``.
+
+    ``singer_engine`` "mixed" draws the engine per song; "psola" makes every song's singer the
+    recorded-speech one re-sung by overlap-add of its pitch periods (a natural waveform) instead of
+    WORLD (the draws are the same, so the rest of the song does not change with the choice).
+    """
     female = bool(rng.random() < 0.5)
     singer = make_singer(rng, female)
     notes = make_melody(plan, rng, singer)
@@ -390,8 +395,11 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     # three singing engines: our source-filter singer, Praat/eSpeak words made to sing, and a
     # recorded human voice (neural TTS) re-sung with WORLD
     engine = pick_engine(rng)
+    if singer_engine == "psola":
+        engine = "psola"
+    recorded = engine in ("speech", "psola")
     voice_type = "female" if female else "male"
-    if engine == "speech" and female and rng.random() < 0.15:
+    if recorded and female and rng.random() < 0.15:
         voice_type = "child"
 
     lyrics_seed = int(rng.integers(1, 2**31))  # the lead and its double sing the same words
@@ -400,14 +408,14 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
     def voice(nts, sg, fem, jitter=0.0, words=None, lyrics=None, keys=None):
         if jitter:
             nts = [(t + float(rng.normal(0, jitter)), d, p, sy, ps) for (t, d, p, sy, ps) in nts]
-        if engine == "speech":
+        if recorded:
             from .speech_voice import pick_speaker, render_speech_voice
 
             vt = voice_type if fem == female else ("female" if fem else "male")
             if vt not in speakers:
                 speakers[vt] = pick_speaker(rng, vt, plan.split)
             return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics, speaker=speakers[vt],
-                                       phrase_keys=keys)
+                                       phrase_keys=keys, method="psola" if engine == "psola" else "world")
         if engine == "praat":
             from .praat_voice import render_praat_voice
 
@@ -446,7 +454,7 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator) -> list[dict]:
             y2 = voice(harm, hs, hfem, 0.01, lyrics=lyrics_seed, keys=keys)
             layers.append({"audio": y2, "pan": float(rng.uniform(-0.5, 0.5)), "gain_db": float(rng.uniform(-9, -4)),
                            "role": "harmony"})
-    if engine == "speech" and rng.random() < 0.4:  # backing "oohs": two voices, spread wide
+    if recorded and rng.random() < 0.4:  # backing "oohs": two voices, spread wide
         for side in (-1.0, 1.0):
             bs = make_singer(rng, female)
             bn = backing_notes(plan, rng, bs)
