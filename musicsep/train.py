@@ -5,8 +5,8 @@ Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder
 ``musdb`` package and held in memory as float16 ``(sources, samples, channels)`` arrays (half the
 memory of float32; its 11-bit mantissa is far below what the loss can see). Validation tracks are held out of that
 same training folder: MUSDB18's official validation list when the root is MUSDB18, otherwise a
-fixed ``--val-fraction`` of the tracks picked by a hash of their names -- or, with ``--valid DIR``,
-every song of ``DIR/valid`` (a synthetic ``valid`` split draws held-out instruments and voices as
+fixed ``--val-fraction`` of the tracks picked by a hash of their names -- or, with ``--valid DIR [DIR ...]``,
+every song of each ``DIR/valid`` (a synthetic ``valid`` split draws held-out instruments and voices as
 the test split does, so it measures how the model carries over to timbres it never heard, on songs
 that are not test songs), and then every training track is trained on. Test data (MUSDB18 ``test``,
 the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
@@ -265,13 +265,15 @@ def global_sdr(ref: np.ndarray, est: np.ndarray) -> float | None:
 
 
 def validation_excerpts(val: TrackSet, seconds: float) -> list[np.ndarray]:
-    """One fixed excerpt per validation track (its middle ``seconds``), ``(sources, n, channels)``."""
+    """One fixed excerpt per validation track (its middle ``seconds``), ``(sources, n, channels)``:
+    views of the stored float16 audio (whole songs on several valid folders would double the memory
+    as float32 copies; :func:`validate` converts one excerpt at a time)."""
     out = []
     length = int(seconds * SAMPLE_RATE)
     for audio in val.audio:
         n = audio.shape[1]
         start = max(0, (n - length) // 2)
-        out.append(audio[:, start:start + length].astype(np.float32))
+        out.append(audio[:, start:start + length])
     return out
 
 
@@ -281,6 +283,7 @@ def validate(model: UNet, excerpts: list[np.ndarray], wiener_iterations: int = 0
     sep = UNetSeparator(model=model, device=str(device), wiener_iterations=wiener_iterations)
     scores: dict[str, list[float]] = {s: [] for s in SOURCES}
     for stems in excerpts:
+        stems = stems.astype(np.float32)
         out = sep.separate(stems.sum(0), SAMPLE_RATE)
         for j, s in enumerate(SOURCES):
             v = global_sdr(stems[j], out[s])
@@ -311,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--synthetic", metavar="DIR", nargs="+",
                       help="synthetic folder(s) (DIR/train/<track>/*.wav); several are pooled")
     data.add_argument("--val-fraction", type=number(float, 0.0, 0.9), default=0.1, help="held-out share of tracks (non-MUSDB)")
-    data.add_argument("--valid", metavar="DIR", default=None,
-                      help="validate on every song of DIR/valid instead (synthetic layout); all train tracks train")
+    data.add_argument("--valid", metavar="DIR", nargs="+", default=None,
+                      help="validate on every song of each DIR/valid instead (synthetic layout); all train tracks train")
     data.add_argument("--max-tracks", type=number(int, 1, 100_000), default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=number(int, 1, 100_000), default=100)
@@ -383,7 +386,7 @@ def data_roots(args: argparse.Namespace) -> tuple[list[str], bool]:
 
 def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
     """Training and validation tracks of every root, pooled (names prefixed by their root when
-    several), or validation from ``--valid DIR/valid`` instead of held-out training tracks."""
+    several), or validation from every ``DIR/valid`` of ``--valid`` instead of held-out training tracks."""
     roots, is_wav = data_roots(args)
     train_set, val_set = TrackSet([], []), TrackSet([], [])
     val_fraction = 0.0 if args.valid else args.val_fraction
@@ -394,7 +397,12 @@ def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
             mine.names += [prefix + n for n in more.names]
             mine.audio += more.audio
     if args.valid:
-        val_set = load_valid_folder(Path(args.valid) / "valid")
+        val_set = TrackSet([], [])
+        for folder in args.valid:
+            more = load_valid_folder(Path(folder) / "valid")
+            prefix = f"{Path(folder).name}/" if len(args.valid) > 1 else ""
+            val_set.names += [prefix + n for n in more.names]
+            val_set.audio += more.audio
     if len(train_set) == 0 or len(val_set) == 0:
         raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
     return train_set, val_set

@@ -301,16 +301,18 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     assert [p.name for p in run.glob("epoch-*.pth")] == ["epoch-002.pth"] and "optimizer" not in snapshot
     assert all(torch.equal(v, snapshot["state_dict"][k])
                for k, v in torch.load(run / "last.pth", weights_only=True)["state_dict"].items())
-    # fine-tuning from those weights, validated on a separate valid folder: every train track trains
-    valid = tmp_path / "heldout"
-    (valid / "valid" / "song").mkdir(parents=True)
-    for name, stem in zip(SOURCES, toy_stems(1.5, seed=7)):
-        sf.write(valid / "valid" / "song" / f"{name}.wav", stem, SR, subtype="FLOAT")
+    # fine-tuning from those weights, validated on two separate valid folders: every train track trains
+    valid = [tmp_path / "heldout", tmp_path / "heldout2"]
+    for k, folder in enumerate(valid):
+        (folder / "valid" / "song").mkdir(parents=True)
+        for name, stem in zip(SOURCES, toy_stems(1.5, seed=7 + k)):
+            sf.write(folder / "valid" / "song" / f"{name}.wav", stem, SR, subtype="FLOAT")
     tuned = tmp_path / "tuned.pth"
     assert train_main(common[:2] + ["--out", str(tuned), "--run-dir", str(tmp_path / "run2")] + common[6:]
-                      + ["--epochs", "1", "--valid", str(valid), "--init", str(out), "--no-wiener-search"]) == 0
+                      + ["--epochs", "1", "--valid", *map(str, valid), "--init", str(out), "--no-wiener-search"]) == 0
     ckpt = torch.load(tuned, weights_only=True)
-    assert ckpt["data"]["train_tracks"] == 3 and ckpt["data"]["validation_tracks"] == ["song"]
+    assert ckpt["data"]["train_tracks"] == 3
+    assert ckpt["data"]["validation_tracks"] == ["heldout/song", "heldout2/song"]
     assert ckpt["initialised_from"]["path"] == str(out) and ckpt["initialised_from"]["training"]["steps"] >= 1
     with pytest.raises(UserError):
         train_main(["--synthetic", str(tmp_path / "nowhere")])
