@@ -67,7 +67,8 @@ def score_track(references: dict[str, np.ndarray], estimates: dict[str, np.ndarr
     """
     import museval
 
-    sources = [s for s in SOURCES if s in references]
+    # the four stems in their usual order, then any other named reference (e.g. "accompaniment")
+    sources = [s for s in SOURCES if s in references] + [s for s in references if s not in SOURCES]
     refs = np.stack([references[s] for s in sources]).astype(np.float64)
     ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
     # museval refuses a track where any reference or estimate is silent throughout; such a stem is

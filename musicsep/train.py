@@ -9,7 +9,10 @@ fixed ``--val-fraction`` of the tracks picked by a hash of their names -- or, wi
 every song of each ``DIR/valid`` (a synthetic ``valid`` split draws held-out instruments and voices as
 the test split does, so it measures how the model carries over to timbres it never heard, on songs
 that are not test songs), and then every training track is trained on. Test data (MUSDB18 ``test``,
-the excerpt inside ``stempeg``, ``data/synth/test``) is never read here.
+the excerpt inside ``stempeg``, ``data/synth/test``) is never read here. ``--records DIR [DIR ...]``
+adds songs of :mod:`musicsep.data.records` (a synthetic voice over a real instrumental record): a
+share of the batches (``--records-proba``) is drawn from them, and since only their vocals and
+accompaniment are known, the loss compares the vocals and the sum of drums, bass and other.
 
 Each step draws random excerpts (``--seq-seconds`` plus the slack that :class:`Repitch` and
 :class:`Shift` consume) and applies the augmentations of :mod:`musicsep.data.augment` (repitch,
@@ -65,6 +68,9 @@ from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build
 
 
 # ------------------------------------------------------------------------------------------ data
+
+VOCALS = SOURCES.index("vocals")
+NON_VOCAL = [j for j, s in enumerate(SOURCES) if s != "vocals"]
 
 class TrackSet:
     """Tracks in memory: ``names`` and ``audio`` (list of float16 ``(sources, samples, channels)``)."""
@@ -172,9 +178,30 @@ def load_valid_folder(folder: str | Path) -> TrackSet:
     return out
 
 
+def load_records_folder(folder: str | Path) -> TrackSet:
+    """Every song of a records split (:mod:`musicsep.data.records`): ``(2, samples, 2)`` arrays of
+    accompaniment and vocals."""
+    from musicsep.data.records import read_records_song
+
+    out = TrackSet([], [])
+    for song in song_folders(folder):
+        out.names.append(f"{Path(folder).parent.name}/{song.name}")
+        out.audio.append(_stems_array(list(read_records_song(song))))
+    return out
+
+
+def records_as_sources(pair: torch.Tensor) -> torch.Tensor:
+    """``(batch, 2, C, n)`` accompaniment and vocals -> ``(batch, sources, C, n)``: the record in
+    the first non-vocal slot, silence in the others (the loss then compares their sum only)."""
+    out = pair.new_zeros((pair.shape[0], len(SOURCES), *pair.shape[2:]))
+    out[:, NON_VOCAL[0]] = pair[:, 0]
+    out[:, VOCALS] = pair[:, 1]
+    return out
+
+
 def sample_batch(tracks: TrackSet, batch: int, length: int, rng: np.random.Generator) -> torch.Tensor:
     """Random excerpts -> stems ``(batch, sources, channels, length)`` float32 (zero-padded if short)."""
-    out = np.zeros((batch, len(SOURCES), 2, length), dtype=np.float32)
+    out = np.zeros((batch, tracks.audio[0].shape[0], 2, length), dtype=np.float32)
     weights = np.array([a.shape[1] for a in tracks.audio], dtype=np.float64)
     picks = rng.choice(len(tracks), size=batch, p=weights / weights.sum())
     for b, k in enumerate(picks):
@@ -197,15 +224,24 @@ def batch_stft(audio: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
+def group_accompaniment(x: torch.Tensor) -> torch.Tensor:
+    """``(B, sources, ...)`` -> ``(B, 2, ...)``: drums + bass + other, then vocals."""
+    return torch.stack([x[:, NON_VOCAL].sum(1), x[:, VOCALS]], 1)
+
+
 def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_weight: float,
-                 sc_weight: float, bf16: bool = False,
-                 sdr_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                 sc_weight: float, bf16: bool = False, sdr_weight: float = 0.0,
+                 grouped: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
     """``mixture`` (B, C, n), ``stems`` (B, S, C, n) -> (loss, {"mse":, "sc":[, "sdr":]}).
 
     With ``bf16`` the network (only) runs under bfloat16 autocast; transforms and loss stay float32.
     With ``sdr_weight`` the masks of every bin are also applied to the complex mixture, inverted to
     waveforms and scored with :func:`time_sdr` (dB, higher is better; the loss subtracts it).
+    With ``grouped`` (a batch of real records under a voice) only the vocals and the sum of the other
+    stems are known: masks and stems are summed over drums, bass and other before any comparison.
     """
+    if grouped:
+        stems = group_accompaniment(stems)
     fb = model.max_bin
     mix_spec = batch_stft(mixture, model.n_fft, model.hop_length)
     mix_mag = mix_spec.abs()  # (B, C, F, T)
@@ -214,6 +250,8 @@ def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_we
         # the network sees only its modelled bins; above them it extends its masks (all bins for sdr)
         masks = model(mix_mag if sdr_weight else mix_mag[..., :fb, :])
     masks = masks.float()
+    if grouped:
+        masks = group_accompaniment(masks)
     est = masks[..., :fb, :] * mix_mag[:, None, :, :fb]
     dims = tuple(range(1, est.ndim))
     power = mix_mag[..., :fb, :].square().mean(dim=(1, 2, 3)).clamp_min(1e-8)
@@ -316,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--val-fraction", type=number(float, 0.0, 0.9), default=0.1, help="held-out share of tracks (non-MUSDB)")
     data.add_argument("--valid", metavar="DIR", nargs="+", default=None,
                       help="validate on every song of each DIR/valid instead (synthetic layout); all train tracks train")
+    data.add_argument("--records", metavar="DIR", nargs="+", default=None,
+                      help="also train on DIR/train songs of musicsep.data.records (a voice over a real record)")
     data.add_argument("--max-tracks", type=number(int, 1, 100_000), default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=number(int, 1, 100_000), default=100)
@@ -334,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--repitch", type=number(float, 0.0, 12.0), default=2.0, metavar="SEMITONES",
                    help="speed/pitch change per stem up to +-SEMITONES (0 = off)")
     t.add_argument("--repitch-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a stem is repitched")
+    t.add_argument("--records-proba", type=number(float, 0.0, 1.0), default=0.25,
+                   help="chance a batch is drawn from the --records songs")
     t.add_argument("--codec-proba", type=number(float, 0.0, 1.0), default=0.0,
                    help="chance an example's mixture (only) goes through the simulated lossy coder (0 = off)")
     t.add_argument("--no-augment", action="store_true")
@@ -444,8 +486,14 @@ class Trainer:
 
         t_load = time.time()
         self.train_set, self.val_set = pool_tracks(args)
-        _log(f"data {self.root_label}: {len(self.train_set)} training tracks ({self.train_set.seconds / 60:.1f} min), "
-             f"{len(self.val_set)} validation tracks ({self.val_set.seconds / 60:.1f} min), "
+        self.records = TrackSet([], [])
+        for root in args.records or []:
+            more = load_records_folder(Path(root) / "train")
+            self.records.names += more.names
+            self.records.audio += more.audio
+        with_records = f", {len(self.records)} records songs ({self.records.seconds / 60:.1f} min)" if args.records else ""
+        _log(f"data {self.root_label}: {len(self.train_set)} training tracks ({self.train_set.seconds / 60:.1f} min)"
+             f"{with_records}, {len(self.val_set)} validation tracks ({self.val_set.seconds / 60:.1f} min), "
              f"loaded in {time.time() - t_load:.0f} s")
         self.val_excerpts = validation_excerpts(self.val_set, args.val_seconds)
 
@@ -522,6 +570,7 @@ class Trainer:
         facts = {
             "data": {"root": self.root_label, "is_wav": is_wav, "kind": "synthetic" if args.synthetic else "musdb",
                      "train_tracks": len(self.train_set), "train_minutes": round(self.train_set.seconds / 60, 2),
+                     "records_songs": list(self.records.names),
                      "validation_tracks": list(self.val_set.names)},
             "hyperparameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(args).items()
                                 if isinstance(v, (int, float, str, bool, list, tuple)) or v is None},
@@ -564,14 +613,20 @@ class Trainer:
         args = self.args
         for g in self.optimizer.param_groups:
             g["lr"] = self.lr
-        stems = sample_batch(self.train_set, args.batch_size, self.excerpt, self.rng).to(self.device)
+        # a records batch only when asked for, so that runs without records draw as they always did
+        grouped = bool(self.records) and self.rng.random() < args.records_proba
+        if grouped:
+            stems = records_as_sources(sample_batch(self.records, args.batch_size, self.excerpt, self.rng))
+        else:
+            stems = sample_batch(self.train_set, args.batch_size, self.excerpt, self.rng)
+        stems = stems.to(self.device)
         mixture = mix(stems)
         if self.augment is not None:
             mixture, stems = self.augment(mixture, stems, self.gen)
         if self.codec is not None:  # last: the coded mixture is no longer the sum of the stems
             mixture, stems = self.codec(mixture, stems, self.gen)
         loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16,
-                               args.sdr_weight)
+                               args.sdr_weight, grouped)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

@@ -35,6 +35,15 @@ def test_silent_reference_windows_are_skipped(stems):
     assert np.isfinite(scores["vocals"]["SDR"]) and scores["vocals"]["SDR"] > 15
 
 
+def test_two_stem_split_with_a_named_accompaniment(stems):
+    # vocals against everything else (the real-backing probe): a name outside SOURCES is scored too
+    refs = {"vocals": stems["vocals"], "accompaniment": stems["drums"] + stems["bass"] + stems["other"]}
+    good = score_track(refs, {k: v * 0.9 for k, v in refs.items()})
+    swapped = score_track(refs, {"vocals": refs["accompaniment"], "accompaniment": refs["vocals"]})
+    assert list(good) == ["vocals", "accompaniment"]
+    assert all(good[k]["SDR"] > 15 and swapped[k]["SDR"] < 0 for k in refs)
+
+
 def test_global_sdr_matches_definition():
     ref = np.ones((100, 2))
     assert global_sdr(ref, ref * 0.9) == pytest.approx(10 * np.log10(200 / (200 * 0.01)), abs=1e-4)

@@ -11,8 +11,8 @@ import torch
 from musicsep import SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.unet import UNet, read_checkpoint, save_checkpoint, write_checkpoint
-from musicsep.train import (TrackSet, build_parser, check_arguments, compute_loss, learning_rate, sample_batch,
-                            time_sdr)
+from musicsep.train import (TrackSet, build_parser, check_arguments, compute_loss, group_accompaniment,
+                            learning_rate, records_as_sources, sample_batch, time_sdr)
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_a_twentieth():
@@ -88,6 +88,25 @@ def test_sdr_term_scores_the_waveforms_the_masks_make():
     assert parts["sdr"] > off["sdr"] > worse["sdr"]
 
 
+def test_records_batches_are_scored_on_vocals_and_the_sum_of_the_rest():
+    # a voice over a real record: the record sits in the first non-vocal slot, the others are silent
+    signal = torch.randn(2, 1, 2, 2048)
+    pair = signal * torch.tensor([0.6, 0.4]).view(1, 2, 1, 1)  # accompaniment, vocals
+    stems = records_as_sources(pair)
+    assert stems.shape == (2, len(SOURCES), 2, 2048)
+    assert torch.equal(stems[:, SOURCES.index("vocals")], pair[:, 1]) and torch.equal(stems.sum(1), pair.sum(1))
+    mixture = stems.sum(1)
+    # any split of the record's 0.6 among drums, bass and other is right when grouped, wrong when not
+    split = ConstantMasks([0.1, 0.2, 0.3, 0.4])
+    grouped, parts = compute_loss(split, mixture, stems, 1.0, 1.0, sdr_weight=0.1, grouped=True)
+    assert parts["mse"] < 1e-6 and parts["sc"] < 1e-5 and parts["sdr"] > 25
+    ungrouped, _ = compute_loss(split, mixture, stems, 1.0, 1.0, sdr_weight=0.1)
+    assert float(ungrouped) > float(grouped) + 0.1
+    wrong_voice, _ = compute_loss(ConstantMasks([0.2, 0.2, 0.3, 0.3]), mixture, stems, 1.0, 1.0, grouped=True)
+    assert float(wrong_voice) > 0.01
+    np.testing.assert_allclose(group_accompaniment(stems).numpy(), pair.numpy())
+
+
 def test_time_sdr_pools_each_source_over_the_batch():
     ref = torch.randn(3, 2, 2, 1000)
     ref[1:, 1] = 0  # the second source sounds only in the first example
@@ -138,11 +157,12 @@ def test_arguments_are_checked_before_any_data_is_read(tmp_path):
 def test_every_option_keeps_its_default():
     defaults = vars(build_parser().parse_args([]))
     assert defaults == {
-        "root": None, "is_wav": False, "synthetic": None, "val_fraction": 0.1, "valid": None, "max_tracks": None,
+        "root": None, "is_wav": False, "synthetic": None, "val_fraction": 0.1, "valid": None, "records": None,
+        "max_tracks": None,
         "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
         "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "sdr_weight": 0.0,
         "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
-        "repitch_proba": 0.5, "codec_proba": 0.0, "no_augment": False, "val_seconds": 10.0, "seed": 0,
+        "repitch_proba": 0.5, "records_proba": 0.25, "codec_proba": 0.0, "no_augment": False, "val_seconds": 10.0, "seed": 0,
         "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
         "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "snapshots": False, "init": None, "device": "cpu",
         "bf16": False, "threads": 0, "no_wiener_search": False,

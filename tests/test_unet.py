@@ -307,11 +307,18 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
         (folder / "valid" / "song").mkdir(parents=True)
         for name, stem in zip(SOURCES, toy_stems(1.5, seed=7 + k)):
             sf.write(folder / "valid" / "song" / f"{name}.wav", stem, SR, subtype="FLOAT")
+    # ... and with a voice over a real record (musicsep.data.records): every batch from it here
+    recs = tmp_path / "recs" / "train" / "song"
+    recs.mkdir(parents=True)
+    pair = toy_stems(1.5, seed=9)
+    for name, stem in (("accompaniment", pair[:3].sum(0)), ("vocals", pair[3])):
+        sf.write(recs / f"{name}.wav", stem, SR, subtype="FLOAT")
     tuned = tmp_path / "tuned.pth"
     assert train_main(common[:2] + ["--out", str(tuned), "--run-dir", str(tmp_path / "run2")] + common[6:]
-                      + ["--epochs", "1", "--valid", *map(str, valid), "--init", str(out), "--no-wiener-search"]) == 0
+                      + ["--epochs", "1", "--valid", *map(str, valid), "--init", str(out), "--no-wiener-search",
+                         "--records", str(tmp_path / "recs"), "--records-proba", "1"]) == 0
     ckpt = torch.load(tuned, weights_only=True)
-    assert ckpt["data"]["train_tracks"] == 3
+    assert ckpt["data"]["train_tracks"] == 3 and ckpt["data"]["records_songs"] == ["recs/song"]
     assert ckpt["data"]["validation_tracks"] == ["heldout/song", "heldout2/song"]
     assert ckpt["initialised_from"]["path"] == str(out) and ckpt["initialised_from"]["training"]["steps"] >= 1
     with pytest.raises(UserError):
