@@ -53,7 +53,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +72,7 @@ from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build
 VOCALS = SOURCES.index("vocals")
 NON_VOCAL = [j for j, s in enumerate(SOURCES) if s != "vocals"]
 
+
 class TrackSet:
     """Tracks in memory: ``names`` and ``audio`` (list of float16 ``(sources, samples, channels)``)."""
 
@@ -84,6 +85,11 @@ class TrackSet:
     @property
     def seconds(self) -> float:
         return sum(a.shape[1] for a in self.audio) / SAMPLE_RATE
+
+    def extend(self, more: "TrackSet", prefix: str = "") -> None:
+        """Pool ``more``'s tracks into this set, their names prefixed (by their folder, when pooling several)."""
+        self.names += [prefix + n for n in more.names]
+        self.audio += more.audio
 
 
 def _source_audio(track: Any, source: str) -> np.ndarray:
@@ -153,12 +159,12 @@ def song_folders(folder: str | Path) -> list[Path]:
     return songs
 
 
-def read_song_stems(song: Path) -> dict[str, np.ndarray]:
-    """One song folder's stems, float32 ``(samples, channels)`` per source, at 44.1 kHz."""
+def read_song_stems(song: Path, names: Sequence[str] = SOURCES) -> dict[str, np.ndarray]:
+    """One song folder's stems (``<name>.wav`` for each of ``names``), float32 ``(samples, channels)``, at 44.1 kHz."""
     import soundfile as sf
 
     stems = {}
-    for s in SOURCES:
+    for s in names:
         try:
             audio, rate = sf.read(song / f"{s}.wav", dtype="float32", always_2d=True)
         except (OSError, RuntimeError) as exc:
@@ -185,7 +191,7 @@ def load_records_folder(folder: str | Path) -> TrackSet:
 
     out = TrackSet([], [])
     for song in song_folders(folder):
-        out.names.append(f"{Path(folder).parent.name}/{song.name}")
+        out.names.append(song.name)
         out.audio.append(_stems_array(list(read_records_song(song))))
     return out
 
@@ -435,16 +441,13 @@ def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
     for one_root in roots:
         more_train, more_val = load_tracks(one_root, is_wav, val_fraction, args.max_tracks)
         prefix = f"{Path(one_root).name}/" if len(roots) > 1 else ""
-        for mine, more in ((train_set, more_train), (val_set, more_val)):
-            mine.names += [prefix + n for n in more.names]
-            mine.audio += more.audio
+        train_set.extend(more_train, prefix)
+        val_set.extend(more_val, prefix)
     if args.valid:
         val_set = TrackSet([], [])
         for folder in args.valid:
-            more = load_valid_folder(Path(folder) / "valid")
-            prefix = f"{Path(folder).name}/" if len(args.valid) > 1 else ""
-            val_set.names += [prefix + n for n in more.names]
-            val_set.audio += more.audio
+            val_set.extend(load_valid_folder(Path(folder) / "valid"),
+                           f"{Path(folder).name}/" if len(args.valid) > 1 else "")
     if len(train_set) == 0 or len(val_set) == 0:
         raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
     return train_set, val_set
@@ -488,9 +491,7 @@ class Trainer:
         self.train_set, self.val_set = pool_tracks(args)
         self.records = TrackSet([], [])
         for root in args.records or []:
-            more = load_records_folder(Path(root) / "train")
-            self.records.names += more.names
-            self.records.audio += more.audio
+            self.records.extend(load_records_folder(Path(root) / "train"), f"{Path(root).name}/")
         with_records = f", {len(self.records)} records songs ({self.records.seconds / 60:.1f} min)" if args.records else ""
         _log(f"data {self.root_label}: {len(self.train_set)} training tracks ({self.train_set.seconds / 60:.1f} min)"
              f"{with_records}, {len(self.val_set)} validation tracks ({self.val_set.seconds / 60:.1f} min), "

@@ -170,16 +170,11 @@ def build(vocal_splits: list[str | Path], out: str | Path, seed: int, train: boo
 
 def read_records_song(song: Path) -> np.ndarray:
     """A records song as float32 ``(2, samples, channels)``: accompaniment, vocals."""
-    import soundfile as sf
+    from musicsep.train import read_song_stems
 
-    try:
-        stems = [sf.read(song / f"{s}.wav", dtype="float32", always_2d=True) for s in STEMS]
-    except (OSError, RuntimeError) as exc:
-        raise UserError(f"cannot read the stems of {song}: {exc}") from None
-    if any(rate != SAMPLE_RATE for _, rate in stems):
-        raise UserError(f"{song} is not {SAMPLE_RATE} Hz")
-    n = min(len(a) for a, _ in stems)
-    return np.stack([a[:n] for a, _ in stems])
+    stems = list(read_song_stems(song, STEMS).values())
+    n = min(len(a) for a in stems)
+    return np.stack([a[:n] for a in stems])
 
 
 def main(argv: list[str] | None = None) -> int:
