@@ -1,10 +1,10 @@
 """The singing engines on one melody, side by side: spectrograms and short audio examples of the
 recorded-speech singer with its two voice models (piper's "joe", Kokoro's "jf_alpha") and its two
-re-singing methods (the WORLD vocoder, PSOLA).
+re-singing methods (the WORLD vocoder, PSOLA), and Sinsy's singing voice.
 
     .venv/bin/python benchmarks/singers.py [--seed 3] [--seconds 6] [--out docs/singers.png]
         [--audio docs/singer_speech.ogg] [--audio-kokoro docs/singer_kokoro.ogg]
-        [--audio-psola docs/singer_psola.ogg]
+        [--audio-psola docs/singer_psola.ogg] [--audio-sinsy docs/singer_sinsy.ogg]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from musicsep.data.synth.praat_voice import render_praat_voice  # noqa: E402
+from musicsep.data.synth.sinsy_voice import render_sinsy_voice  # noqa: E402
 from musicsep.data.synth.song import make_plan  # noqa: E402
 from musicsep.data.synth.speech_voice import render_speech_voice  # noqa: E402
 from musicsep.data.synth.vocals import make_melody, make_singer, render_voice  # noqa: E402
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--audio", type=Path, default=Path("docs/singer_speech.ogg"))
     ap.add_argument("--audio-kokoro", type=Path, default=Path("docs/singer_kokoro.ogg"))
     ap.add_argument("--audio-psola", type=Path, default=Path("docs/singer_psola.ogg"))
+    ap.add_argument("--audio-sinsy", type=Path, default=Path("docs/singer_sinsy.ogg"))
     args = ap.parse_args()
     import librosa
 
@@ -52,8 +54,10 @@ def main() -> None:
             notes, singer, "female", n, np.random.default_rng(1), speaker="jf_alpha"),
         "recorded speech re-sung by PSOLA (speech_voice.py), Kokoro's jf_alpha": render_speech_voice(
             notes, singer, "female", n, np.random.default_rng(1), speaker="jf_alpha", method="psola"),
+        "Sinsy's singing voice, put on pitch by PSOLA (sinsy_voice.py)": render_sinsy_voice(
+            notes, "female", n, np.random.default_rng(1)),
     }
-    fig, axes = plt.subplots(len(voices), 1, figsize=(10, 12.5), sharex=True)
+    fig, axes = plt.subplots(len(voices), 1, figsize=(10, 15), sharex=True)
     for ax, (name, y) in zip(axes, voices.items()):
         S = librosa.amplitude_to_db(np.abs(librosa.stft(y / (np.abs(y).max() + 1e-9), n_fft=2048, hop_length=256)) + 1e-9,
                                     ref=50.0)
@@ -68,8 +72,8 @@ def main() -> None:
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=60)
-    speech = [y for name, y in voices.items() if name.startswith("recorded speech")]
-    for path, y in zip((args.audio, args.audio_kokoro, args.audio_psola), speech):
+    examples = [y for name, y in voices.items() if name.startswith(("recorded speech", "Sinsy"))]
+    for path, y in zip((args.audio, args.audio_kokoro, args.audio_psola, args.audio_sinsy), examples):
         sf.write(str(path), (0.9 * y / (np.abs(y).max() + 1e-9)).astype(np.float32), SR, format="OGG",
                  subtype="VORBIS")
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")

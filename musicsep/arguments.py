@@ -41,7 +41,7 @@ SYNTH_SECONDS = number(float, 0.0, 3600.0, low_open=True)
 COUNT = number(int, 1, 100_000)
 SEED = number(int, 0, 2**32 - 1)
 WIENER_ITERATIONS = number(int, 0, 100)
-SINGER_CHOICES = ("mixed", "psola")  # musicsep synth --singer (see data.synth.vocals.make_vocals)
+SINGER_CHOICES = ("mixed", "psola", "sinsy")  # musicsep synth --singer (see data.synth.vocals.make_vocals)
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=JOBS, default=2)
     p.add_argument("--singer", default="mixed", choices=SINGER_CHOICES,
                    help="mixed (default): three singing engines drawn per song; psola: every song sung by "
-                        "recorded speech re-sung by pitch-period overlap-add")
+                        "recorded speech re-sung by pitch-period overlap-add; sinsy: every song sung by "
+                        "Sinsy's singing voice (a statistical singer trained on a real singer's recordings)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("export", help="export the U-Net's network as ONNX (for onnxruntime, the browser, phones)",

@@ -10,8 +10,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # ffmpeg: musdb/stempeg and the mp3/mp4 reader; fluidsynth + the GM SoundFont + the Hydrogen drum kits:
 # the synthetic songs;
 # festival + festvox voices: the held-out spoken probe and training copies (musicsep.data.synth.spoken --festival);
-# chromium: the browser end-to-end tests of the web pages.
-APT_PACKAGES="ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont lmms-common sonic-pi-samples hydrogen-drumkits festival festvox-kallpc16k festvox-kdlpc16k festvox-czech-dita festvox-suopuhe-lj festvox-italp16k festvox-us-slt-hts festvox-ca-ona-hts festvox-czech-ph festvox-czech-machac festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-ru chromium"
+# chromium: the browser end-to-end tests of the web pages; g++: pip builds pysinsy (Sinsy's singing voice) from source.
+APT_PACKAGES="ffmpeg g++ fluidsynth fluid-soundfont-gm musescore-general-soundfont lmms-common sonic-pi-samples hydrogen-drumkits festival festvox-kallpc16k festvox-kdlpc16k festvox-czech-dita festvox-suopuhe-lj festvox-italp16k festvox-us-slt-hts festvox-ca-ona-hts festvox-czech-ph festvox-czech-machac festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-ru chromium"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -91,10 +91,15 @@ def generate_dataset(out_dir: Path, tracks: int, seconds: float, seed: int, spli
     drums + bass + other + vocals of the samples as read back (float32 or float64, any order). Existing complete tracks are kept (resume).
     The same (seed, split, index) always gives the same bytes (each song is rendered in a fresh
     worker process). ``singer`` "psola" sings every song with the recorded-speech singer re-sung by
-    overlap-add (see :func:`make_vocals`). Returns the track folders.
+    overlap-add, "sinsy" with Sinsy's singing voice (see :func:`make_vocals`). Returns the track folders.
     """
+    from musicsep.errors import UserError
+
+    from . import sinsy_voice
     from .speech_voice import prepare
 
+    if singer == "sinsy" and not sinsy_voice.available():
+        raise UserError("--singer sinsy needs the pysinsy package (scripts/setup.sh installs it)")
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     prepare()

@@ -223,30 +223,42 @@ def warp_envelope(spec: np.ndarray, factor: float) -> np.ndarray:
     return np.maximum(out, 1e-16)
 
 
-def pitch_marks(speech: np.ndarray, sr: int) -> np.ndarray:
-    """Glottal pulse times (seconds) of voiced speech: Praat's cross-correlation pulse finder."""
+def pitch_marks(speech: np.ndarray, sr: int, ceiling: float = 600.0) -> np.ndarray:
+    """Glottal pulse times (seconds) of voiced speech up to ``ceiling`` Hz: Praat's cross-correlation
+    pulse finder."""
     import parselmouth
     from parselmouth.praat import call
 
-    points = call(parselmouth.Sound(speech, sr), "To PointProcess (periodic, cc)", 60, 600)
-    return np.array([call(points, "Get time from index", i) for i in range(1, call(points, "Get number of points") + 1)])
+    points = call(parselmouth.Sound(speech, sr), "To PointProcess (periodic, cc)", 60, ceiling)
+    if call(points, "Get number of points") == 0:
+        return np.zeros(0)
+    return np.asarray(call(points, "To Matrix").values, dtype=np.float64).ravel()  # one call, not one per pulse
+
+
+def read_linear(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``x`` read at fractional sample positions ``pos`` by linear interpolation, held at the ends:
+    the same numbers as ``np.interp(pos, np.arange(len(x)), x)`` without its search of the grid."""
+    p = np.clip(pos, 0, len(x) - 1)
+    i = np.minimum(p.astype(np.int64), len(x) - 2)
+    out = (x[i + 1] - x[i]) * (p - i) + x[i]
+    return np.where(p >= len(x) - 1, x[-1], out)
 
 
 def psola(speech: np.ndarray, sr: int, marks: np.ndarray, src: np.ndarray, dst: np.ndarray, t_out: np.ndarray,
-          f0_out: np.ndarray, warp: float) -> np.ndarray:
+          f0_out: np.ndarray, warp: float, ceiling: float = 600.0) -> np.ndarray:
     """Re-sing speech by pitch-synchronous overlap-add (TD-PSOLA), keeping the recorded waveform.
 
     Output time ``tau`` (from ``dst[0]``) reads the speech at ``interp(tau, dst, src)``. Where the
     sung contour ``f0_out`` (on the frame times ``t_out``) is voiced, the two-period grain around
     the nearest glottal pulse (``marks``) is placed once per sung period; elsewhere grains of 10 ms
     at 5 ms hops carry consonants and breath. Each grain is resampled by ``1 / warp``, which moves
-    the formants by ``warp`` (a deeper or brighter singer) without touching the pitch.
+    the formants by ``warp`` (a deeper or brighter singer) without touching the pitch. ``ceiling``
+    is the highest pitch (Hz) of the input, as given to :func:`pitch_marks`.
     """
     pad = int(0.05 * sr)
     x = np.concatenate([np.zeros(pad), speech, np.zeros(pad)])
     length = int(np.ceil((dst[-1] - dst[0]) * sr))
     y = np.zeros(length + 2 * pad)
-    grid = np.arange(len(x))
     unvoiced_hop = 0.005
     tau = float(dst[0])
     while tau < dst[-1]:
@@ -256,12 +268,12 @@ def psola(speech: np.ndarray, sr: int, marks: np.ndarray, src: np.ndarray, dst: 
         if f > 0 and len(marks) > 1:
             j = int(np.clip(np.searchsorted(marks, s), 1, len(marks) - 1))
             j = j if marks[j] - s < s - marks[j - 1] else j - 1
-            period = float(np.clip(np.diff(marks[max(j - 1, 0):j + 2]).min(), 1 / 600, 1 / 60))
+            period = float(np.clip(np.diff(marks[max(j - 1, 0):j + 2]).min(), 1 / ceiling, 1 / 60))
             if abs(marks[j] - s) <= period:
                 centre, half, hop = float(marks[j]), period, 1.0 / f
         n_out = max(int(round(2 * half / warp * sr)), 4)
         read = centre + (np.arange(n_out) / sr - half / warp) * warp  # source times under the grain
-        grain = np.interp(read * sr + pad, grid, x) * np.hanning(n_out + 2)[1:-1]
+        grain = read_linear(x, read * sr + pad) * np.hanning(n_out + 2)[1:-1]
         at = int(round((tau - dst[0]) * sr)) + pad - n_out // 2
         if at >= 0 and at + n_out <= len(y):
             y[at:at + n_out] += grain

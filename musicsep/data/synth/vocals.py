@@ -384,7 +384,9 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator, singer_engine: str = "
 
     ``singer_engine`` "mixed" draws the engine per song; "psola" makes every song's singer the
     recorded-speech one re-sung by overlap-add of its pitch periods (a natural waveform) instead of
-    WORLD (the draws are the same, so the rest of the song does not change with the choice).
+    WORLD (the draws are the same, so the rest of the song does not change with the choice);
+    "sinsy" makes it Sinsy's singing voice (see :mod:`.sinsy_voice`): the same song and parts,
+    but its own draws move the mix settings drawn after the vocals.
     """
     female = bool(rng.random() < 0.5)
     singer = make_singer(rng, female)
@@ -395,9 +397,9 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator, singer_engine: str = "
     # three singing engines: our source-filter singer, Praat/eSpeak words made to sing, and a
     # recorded human voice (neural TTS) re-sung with WORLD
     engine = pick_engine(rng)
-    if singer_engine == "psola":
-        engine = "psola"
-    recorded = engine in ("speech", "psola")
+    if singer_engine in ("psola", "sinsy"):
+        engine = singer_engine
+    recorded = engine in ("speech", "psola", "sinsy")
     voice_type = "female" if female else "male"
     if recorded and female and rng.random() < 0.15:
         voice_type = "child"
@@ -412,6 +414,11 @@ def make_vocals(plan: SongPlan, rng: np.random.Generator, singer_engine: str = "
             from .speech_voice import pick_speaker, render_speech_voice
 
             vt = voice_type if fem == female else ("female" if fem else "male")
+            if engine == "sinsy":
+                from .sinsy_voice import render_sinsy_voice
+
+                speakers[vt] = "sinsy"
+                return render_sinsy_voice(nts, vt, n, rng, words=words, lyrics_seed=lyrics, phrase_keys=keys)
             if vt not in speakers:
                 speakers[vt] = pick_speaker(rng, vt, plan.split)
             return render_speech_voice(nts, sg, vt, n, rng, words=words, lyrics_seed=lyrics, speaker=speakers[vt],

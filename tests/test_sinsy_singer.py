@@ -1,0 +1,118 @@
+"""Sinsy's singing voice (``--singer sinsy``): scores, pitch, determinism, the synth command."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from musicsep.data.synth import sinsy_voice
+from musicsep.data.synth.sinsy_voice import DIVISIONS, on_pitch, phrase_events, render_sinsy_voice, score_xml
+from musicsep.data.synth.song import make_plan
+from musicsep.data.synth.vocals import make_melody, make_singer
+
+SR = 44100
+
+
+def _sing(seed: int, voice_type: str, seconds: float = 10.0):
+    rng = np.random.default_rng(seed)
+    plan = make_plan(rng, seconds, seed, "train", style="pop")
+    notes = make_melody(plan, rng, make_singer(rng, voice_type != "male"))
+    return render_sinsy_voice(notes, voice_type, plan.n_samples, rng), notes
+
+
+@pytest.fixture(scope="module")
+def sung():
+    return {voice_type: _sing(3, voice_type) for voice_type in ("female", "male")}
+
+
+@pytest.mark.parametrize("voice_type", ["female", "male"])
+def test_sinsy_singer_sings_the_melody(sung, voice_type):
+    """Mostly voiced on the notes and within a semitone of them, for a woman's part and for a man's
+    (sung an octave up by the voice and brought down)."""
+    import librosa
+
+    y, notes = sung[voice_type]
+    assert len(notes) >= 6
+    f0, voiced, _ = librosa.pyin(librosa.resample(y, orig_sr=SR, target_sr=22050), fmin=70, fmax=1200, sr=22050,
+                                 frame_length=2048, hop_length=256)
+    t = librosa.times_like(f0, sr=22050, hop_length=256)
+    target = np.full(len(t), np.nan)
+    for start, dur, pitch, _, _ in notes:
+        target[(t >= start + 0.08) & (t < start + dur - 0.03)] = pitch
+    on_notes = ~np.isnan(target)
+    assert voiced[on_notes].mean() > 0.7, voiced[on_notes].mean()
+    both = on_notes & voiced
+    err = np.abs(librosa.hz_to_midi(f0[both]) - target[both])
+    assert (err < 1.0).mean() > 0.75, (err < 1.0).mean()
+
+
+def test_sinsy_singer_same_seed_same_samples(sung):
+    again, _ = _sing(3, "female")
+    assert np.array_equal(again, sung["female"][0])
+    other, _ = _sing(4, "female")
+    assert not np.array_equal(other[: len(again)], again[: len(other)])
+
+
+def test_score_holds_the_phrase_timing():
+    """Lead rest, notes at their times (a gap too short to sing a pause is held by the note before),
+    a tail rest; the measure is exactly as long as its notes."""
+    phrase = [(1.0, 0.5, 64, None, True), (1.55, 0.45, 67, None, False), (2.5, 1.0, 60, None, False)]
+    events = phrase_events(phrase, ["か", "ら", "あ"], 12)
+    pitched = [(m, u) for m, u, k in events if m is not None]
+    assert [m for m, _ in pitched] == [76, 79, 72]
+    assert pitched[0][1] == round(0.55 * DIVISIONS)  # the 0.05 s gap joined the first note
+    starts = np.cumsum([0] + [u for _, u, _ in events])[:-1] / DIVISIONS
+    firsts = [s for s, (m, _, _) in zip(starts, events) if m is not None]
+    assert np.allclose(np.array(firsts) - firsts[0], [0.0, 0.55, 1.5], atol=2 / DIVISIONS)
+    root = ET.fromstring(score_xml(events))
+    notes = root.findall(".//note")
+    total = sum(int(n.find("duration").text) for n in notes)
+    assert total == int(root.find(".//beats").text) * DIVISIONS
+    assert [n.find("lyric/text").text for n in notes if n.find("rest") is None] == ["か", "ら", "あ"]
+    sharp = root.findall(".//note/pitch")[1]  # MIDI 79 is G5
+    assert sharp.find("step").text == "G" and sharp.find("octave").text == "5"
+
+
+def test_on_pitch_moves_each_note_and_keeps_the_vibrato():
+    frames = 400
+    target = np.full(frames, np.nan)
+    target[20:200], target[220:380] = 72.0, 67.0
+    semis = np.where(np.isfinite(target), target - 1.3, np.nan)  # a voice singing flat
+    semis += 0.4 * np.sin(np.arange(frames) * 2 * np.pi / 36)  # with vibrato
+    f0 = np.where(np.isfinite(semis), 440 * 2 ** ((np.nan_to_num(semis) - 69) / 12), 0.0)
+    out = on_pitch(f0, target)
+    assert np.array_equal(out > 0, f0 > 0)
+    got = 12 * np.log2(out[60:160] / 440) + 69
+    assert abs(np.median(got) - 72.0) < 0.1 and got.max() - got.min() > 0.6
+    assert abs(np.median(12 * np.log2(out[260:340] / 440) + 69) - 67.0) < 0.1
+
+
+def test_sinsy_singer_sings_the_same_song():
+    """``--singer sinsy``: the song and its parts are the mixed generator's, every layer is Sinsy's
+    voice, the mixture is the exact sum of the stems; same seed, same bytes."""
+    from musicsep.data.synth.dataset import track_seed
+    from musicsep.data.synth.render import render_song
+
+    seed = track_seed(0, "train", 5)
+    _, mixed = render_song(seed, "train", 6.0)
+    audio, meta = render_song(seed, "train", 6.0, singer="sinsy")
+    again, _ = render_song(seed, "train", 6.0, singer="sinsy")
+    assert meta["voice"] == "sinsy" and meta["voice_speaker"] == "sinsy"
+    for key in ("style", "tempo", "key", "bass", "drum_kit", "other", "sections"):
+        assert meta[key] == mixed[key], key
+    for stem in audio:
+        assert np.array_equal(audio[stem], again[stem]), stem
+    assert np.abs(audio["vocals"]).max() > 0.01
+    assert np.abs(audio["mixture"] - sum(audio[s] for s in ("drums", "bass", "other", "vocals"))).max() < 1e-6
+
+
+def test_synth_without_pysinsy_is_one_line(tmp_path, monkeypatch, capsys):
+    from musicsep.cli import main
+
+    monkeypatch.setattr(sinsy_voice, "available", lambda: False)
+    assert main(["synth", "--out", str(tmp_path / "s"), "--tracks", "1", "--seconds", "2", "--singer", "sinsy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --singer sinsy needs the pysinsy package")
+    assert not (tmp_path / "s").exists()
