@@ -116,3 +116,49 @@ def test_synth_without_pysinsy_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --singer sinsy needs the pysinsy package")
     assert not (tmp_path / "s").exists()
+
+
+def test_filter_blow_ups_are_cut_out():
+    """A burst of 0.15 s (the synthesis filter diverging on a consonant, NaN in it) is silenced with
+    a margin; the rest of the take is untouched; a take that is mostly burst is dropped."""
+    from musicsep.data.synth.sinsy_voice import remove_bursts
+
+    sr = 48000
+    t = np.arange(3 * sr) / sr
+    y = 0.2 * np.sin(2 * np.pi * 220 * t)
+    y[int(1.0 * sr):int(1.15 * sr)] = 1e30
+    y[int(1.1 * sr)] = np.nan
+    out = remove_bursts(y, sr)
+    assert np.all(np.isfinite(out)) and np.abs(out).max() <= 0.2
+    assert np.all(out[int(0.99 * sr):int(1.16 * sr)] == 0)
+    keep = np.r_[0:int(0.9 * sr), int(1.3 * sr):len(y)]
+    assert np.array_equal(out[keep], y[keep])
+    clean = 0.2 * np.sin(2 * np.pi * 220 * t)
+    assert np.array_equal(remove_bursts(clean, sr), clean)
+    y[: 2 * sr] = np.nan
+    assert remove_bursts(y, sr) is None
+
+
+def test_a_diverging_phrase_is_left_out(monkeypatch):
+    """A take that diverges throughout is skipped, the other phrases are sung, and nothing
+    non-finite reaches the stem."""
+    real = sinsy_voice.sing_score
+    calls = []
+
+    def first_diverges(xml):
+        y, sr = real(xml)
+        calls.append(len(calls))
+        return (np.full(len(y), np.nan) if len(calls) == 1 else y), sr
+
+    monkeypatch.setattr(sinsy_voice, "sing_score", first_diverges)
+    y, notes = _sing(3, "female")
+    from musicsep.data.synth.praat_voice import phrases_of
+
+    phrases = phrases_of(notes)
+    assert len(calls) == len(phrases) >= 3
+    assert np.all(np.isfinite(y)) and np.abs(y).max() < 10
+    first = phrases[0]
+    a, b = int(first[0][0] * SR) + SR // 10, int((first[-1][0] + first[-1][1]) * SR)
+    later = phrases[2]
+    c, d = int(later[0][0] * SR), int((later[-1][0] + later[-1][1]) * SR)
+    assert np.sqrt(np.mean(y[max(a, 0):b] ** 2)) < 0.05 * np.sqrt(np.mean(y[c:d] ** 2))

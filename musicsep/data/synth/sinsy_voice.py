@@ -122,6 +122,34 @@ def sing_score(xml: str) -> tuple[np.ndarray, int]:
     return np.asarray(y, dtype=np.float64) / 32768.0, int(sr)
 
 
+def remove_bursts(y: np.ndarray, sr: int) -> np.ndarray | None:
+    """The take with its filter blow-ups cut out, or None when they are most of it.
+
+    On some consonant onsets the voice's synthesis filter diverges for 0.1-0.2 s (peaks of 1e6 to
+    1e88, or NaN) and then recovers. Frames of 10 ms louder than ten times the take's median
+    sounding frame, or not finite, are silenced with 30 ms on each side and 5 ms fades.
+    """
+    hop = sr // 100
+    m = len(y) // hop
+    frames = np.nan_to_num(y[: m * hop], nan=np.inf).reshape(m, hop)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    sounding = np.isfinite(rms) & (rms > 1e-3)
+    if not sounding.any():
+        return None
+    bad = ~np.isfinite(rms) | (rms > 10 * np.median(rms[sounding]))
+    if not bad.any():
+        return y
+    bad = np.convolve(bad, np.ones(7), mode="same") > 0  # three frames each side
+    if bad.mean() > 0.25:
+        return None
+    gain = np.repeat(np.where(bad, 0.0, 1.0), hop)
+    gain = np.concatenate([gain, np.full(len(y) - len(gain), gain[-1])])
+    fade = sr // 200
+    gain = np.convolve(np.pad(gain, fade, mode="edge"), np.ones(2 * fade + 1) / (2 * fade + 1), mode="same")[fade:-fade]
+    return np.where(gain > 0, np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0), 0.0) * gain
+
+
 def target_semitones(phrase: list[tuple], t: np.ndarray) -> np.ndarray:
     """The score's pitch (MIDI) at phrase-relative times ``t`` (NaN between notes)."""
     out = np.full(t.shape, np.nan)
@@ -178,7 +206,8 @@ def render_sinsy_voice(notes: list[tuple], voice_type: str, n_samples: int, rng:
         pool = BACKING_KANA if words else KANA
         kana = [str(phrase_rng.choice(pool)) for _ in ph]
         y, sy = sing_score(score_xml(phrase_events(ph, kana, transpose)))
-        if len(y) < sy * 0.2:
+        y = remove_bursts(y, sy) if len(y) >= sy * 0.2 else None
+        if y is None:
             continue
         y = soxr.resample(y, sy, sr)
         f0, t = pyworld.dio(y, sr, frame_period=FRAME_MS, f0_floor=70.0, f0_ceil=1200.0)
