@@ -34,6 +34,24 @@ def make_stems(seconds: float = 3.0, sample_rate: int = SAMPLE_RATE, seed: int =
     return {s: (gain * v).astype(np.float32) for s, v in out.items()}
 
 
+def melody_tracking(y: np.ndarray, notes, sr: int, fmin: float, fmax: float) -> tuple[float, float]:
+    """How a sung take follows its melody notes ``(start, dur, pitch, ...)``: the share of frames on
+    the notes' steady parts (after the glide in) that pyin finds voiced, and the share of those
+    within a semitone of the note."""
+    import librosa
+
+    f0, voiced, _ = librosa.pyin(librosa.resample(y, orig_sr=sr, target_sr=22050), fmin=fmin, fmax=fmax, sr=22050,
+                                 frame_length=2048, hop_length=256)
+    t = librosa.times_like(f0, sr=22050, hop_length=256)
+    target = np.full(len(t), np.nan)
+    for start, dur, pitch, *_ in notes:
+        target[(t >= start + 0.08) & (t < start + dur - 0.03)] = pitch
+    on_notes = ~np.isnan(target)
+    both = on_notes & voiced
+    err = np.abs(librosa.hz_to_midi(f0[both]) - target[both])
+    return float(voiced[on_notes].mean()), float((err < 1.0).mean())
+
+
 def damaged_aac(path: Path, seconds: int = 30, runs: int = 1500) -> Path:
     """ADTS AAC with ``runs`` random 8-byte runs overwritten: ffmpeg writes over 64 KB of complaints."""
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=220:duration={seconds}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import melody_tracking
 
 from musicsep.data.synth.mix import limiter_gain, master_gain, mix_stems
 from musicsep.data.synth.song import make_plan
@@ -41,21 +42,11 @@ def sung_by(sung):
 
 @pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo", "joe psola", "jf_alpha psola", "jm_kumo psola"])
 def test_speech_singer_sings_the_melody(sung_by, speaker):
-    import librosa
-
     y, notes = sung_by[speaker]
     assert len(notes) >= 6
-    f0, voiced, _ = librosa.pyin(librosa.resample(y, orig_sr=SR, target_sr=22050), fmin=80, fmax=1000, sr=22050,
-                                 frame_length=2048, hop_length=256)
-    t = librosa.times_like(f0, sr=22050, hop_length=256)
-    target = np.full(len(t), np.nan)
-    for start, dur, pitch, _, _ in notes:  # the steady part of each note (after the glide in)
-        target[(t >= start + 0.08) & (t < start + dur - 0.03)] = pitch
-    on_notes = ~np.isnan(target)
-    assert voiced[on_notes].mean() > 0.6, voiced[on_notes].mean()
-    both = on_notes & voiced
-    err = np.abs(librosa.hz_to_midi(f0[both]) - target[both])
-    assert (err < 1.0).mean() > 0.75, (err < 1.0).mean()
+    voiced, in_tune = melody_tracking(y, notes, SR, fmin=80, fmax=1000)
+    assert voiced > 0.6, voiced
+    assert in_tune > 0.75, in_tune
 
 
 @pytest.mark.parametrize("speaker", ["joe", "jf_alpha", "jm_kumo", "jm_kumo psola"])
