@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .praat_voice import add_phrase, phrase_word_streams, phrases_of
-from .speech_voice import _air, _breath, pitch_marks, psola, warp_envelope
+from .speech_voice import _air, add_breath, pitch_marks, psola, warp_envelope
 
 FRAME_MS = 5.0
 LEAD_S = 0.4  # rest before a phrase: the syllable's consonant starts before its note, as sung
@@ -222,10 +222,6 @@ def render_sinsy_voice(notes: list[tuple], voice_type: str, n_samples: int, rng:
             y = psola(y, sr, pitch_marks(y, sr, PSOLA_CEILING), span, span, t, f0_out, warp, PSOLA_CEILING)
         y = y / (np.abs(y).max() + 1e-9)
         s0 = int(round((ph[0][0] - LEAD_S) * sr))
-        if rng.random() < 0.5:  # a breath before the phrase
-            b = _breath(rng, sr) * float(rng.uniform(0.03, 0.12))
-            b0 = int(round(ph[0][0] * sr)) - len(b) - int(sr * 0.12)
-            if b0 >= 0 and b0 + len(b) <= n_samples:
-                out[b0:b0 + len(b)] += b
+        add_breath(out, rng, sr, int(round(ph[0][0] * sr)) - int(sr * 0.12))  # a breath before the phrase
         add_phrase(out, y, s0)
     return _air(out, sr, float(rng.uniform(0.02, 0.1)))

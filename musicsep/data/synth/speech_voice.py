@@ -303,6 +303,15 @@ def _breath(rng: np.random.Generator, sr: int) -> np.ndarray:
     return noise * env / (np.abs(noise).max() + 1e-9)
 
 
+def add_breath(out: np.ndarray, rng: np.random.Generator, sr: int, end: int) -> None:
+    """Half the time, an in-breath into ``out`` that ends at sample ``end`` (left out if it does not fit)."""
+    if rng.random() < 0.5:
+        b = _breath(rng, sr) * float(rng.uniform(0.03, 0.12))
+        b0 = end - len(b)
+        if b0 >= 0 and end <= len(out):
+            out[b0:end] += b
+
+
 def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: int, rng: np.random.Generator,
                         sr: int = 44100, words: tuple[str, ...] | None = None,
                         lyrics_seed: int | None = None, speaker: str = "joe", phrase_keys=None,
@@ -365,10 +374,6 @@ def render_speech_voice(notes: list[tuple], singer, voice_type: str, n_samples: 
         y = soxr.resample(y, tts_sr, sr)
         y = y / (np.abs(y).max() + 1e-9)
         s0 = int(round(dst[0] * sr))
-        if rng.random() < 0.5:  # a breath before the phrase
-            b = _breath(rng, sr) * float(rng.uniform(0.03, 0.12))
-            b0 = s0 - len(b) - int(sr * 0.05)
-            if b0 >= 0 and b0 + len(b) <= n_samples:
-                out[b0:b0 + len(b)] += b
+        add_breath(out, rng, sr, s0 - int(sr * 0.05))  # a breath before the phrase
         add_phrase(out, y, s0)
     return _air(out, sr, float(rng.uniform(0.05, 0.2)))
