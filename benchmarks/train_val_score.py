@@ -20,8 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from musicsep import SOURCES  # noqa: E402
-from musicsep.separators.unet import UNetSeparator  # noqa: E402
-from musicsep.train import TrackSet, load_valid_folder, validate, validation_excerpts  # noqa: E402
+from musicsep.separators.unet import load_model  # noqa: E402
+from musicsep.train import load_valid_folders, validate, validation_excerpts  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,13 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    valid = TrackSet([], [])
-    for folder in args.valid:
-        valid.extend(load_valid_folder(Path(folder) / "valid"), f"{Path(folder).name}/")
-    excerpts = validation_excerpts(valid, args.val_seconds)
+    excerpts = validation_excerpts(load_valid_folders(args.valid), args.val_seconds)
     for path in args.models:
-        model = UNetSeparator(path).model
-        r = validate(model, excerpts)
+        r = validate(load_model(path)[0], excerpts)  # unfused, float32: as the training run validates
         print(f"{path}: val SDR {r['avg']:.2f} dB (" + " ".join(f"{s} {r[s]:.2f}" for s in SOURCES) + ")")
     return 0
 

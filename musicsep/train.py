@@ -184,6 +184,14 @@ def load_valid_folder(folder: str | Path) -> TrackSet:
     return out
 
 
+def load_valid_folders(folders: Sequence[str | Path]) -> TrackSet:
+    """The ``valid`` songs of every synthetic folder, pooled (names prefixed by their folder when several)."""
+    out = TrackSet([], [])
+    for folder in folders:
+        out.extend(load_valid_folder(Path(folder) / "valid"), f"{Path(folder).name}/" if len(folders) > 1 else "")
+    return out
+
+
 def load_records_folder(folder: str | Path) -> TrackSet:
     """Every song of a records split (:mod:`musicsep.data.records`): ``(2, samples, 2)`` arrays of
     accompaniment and vocals."""
@@ -444,10 +452,7 @@ def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
         train_set.extend(more_train, prefix)
         val_set.extend(more_val, prefix)
     if args.valid:
-        val_set = TrackSet([], [])
-        for folder in args.valid:
-            val_set.extend(load_valid_folder(Path(folder) / "valid"),
-                           f"{Path(folder).name}/" if len(args.valid) > 1 else "")
+        val_set = load_valid_folders(args.valid)
     if len(train_set) == 0 or len(val_set) == 0:
         raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
     return train_set, val_set
