@@ -249,3 +249,20 @@ def test_mastered_mix_is_the_exact_sum_of_its_stems():
     assert np.array_equal(out["mixture"], total)
     assert np.abs(out["mixture"]).max() <= 1.0
     assert pyloudnorm.Meter(SR).integrated_loudness(out["mixture"].astype(np.float64)) > -17.0
+
+
+def test_two_processes_assemble_the_kokoro_model_at_once(tmp_path):
+    """Two `musicsep synth` commands started together on a new machine both find the model: the
+    second waits for the first instead of racing it on the same temporary file."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KOKORO_JA_CACHE=str(tmp_path))
+    code = "from musicsep.data.synth.speech_voice import prepare; prepare()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE) for _ in range(3)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    model = tmp_path / "kokoro-v1.0.int8.onnx"
+    assert model.stat().st_size > 50_000_000
+    assert not list(tmp_path.glob("*.tmp"))

