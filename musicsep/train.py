@@ -3,7 +3,10 @@
 Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder in the same layout
 (``--synthetic DIR [DIR ...]`` = ``--root DIR --is-wav``, several folders pooled), read through the
 ``musdb`` package and held in memory as float16 ``(sources, samples, channels)`` arrays (half the
-memory of float32; its 11-bit mantissa is far below what the loss can see). Validation tracks are held out of that
+memory of float32; its 11-bit mantissa is far below what the loss can see). With ``--cache DIR`` the
+arrays are written once to ``DIR`` as ``.npy`` files and memory-mapped instead: the number of songs is
+then bound by disk, not memory (the OS keeps in its page cache what fits), and later runs on the same
+songs load in seconds. Validation tracks are held out of that
 same training folder: MUSDB18's official validation list when the root is MUSDB18, otherwise a
 fixed ``--val-fraction`` of the tracks picked by a hash of their names -- or, with ``--valid DIR [DIR ...]``,
 every song of each ``DIR/valid`` (a synthetic ``valid`` split draws held-out instruments and voices as
@@ -53,7 +56,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -74,7 +77,8 @@ NON_VOCAL = [j for j, s in enumerate(SOURCES) if s != "vocals"]
 
 
 class TrackSet:
-    """Tracks in memory: ``names`` and ``audio`` (list of float16 ``(sources, samples, channels)``)."""
+    """Tracks: ``names`` and ``audio`` (list of float16 ``(sources, samples, channels)``, in memory or
+    memory-mapped, see :func:`held_stems`)."""
 
     def __init__(self, names: list[str], audio: list[np.ndarray]):
         self.names, self.audio = names, audio
@@ -104,8 +108,14 @@ def _source_audio(track: Any, source: str) -> np.ndarray:
     return track.sources[source].audio.astype(np.float32)
 
 
+def _track_files(track: Any) -> list[Path]:
+    """The files a ``musdb`` track is read from: its stem wavs, or its stems file."""
+    paths = [getattr(track.sources[s], "path", None) for s in SOURCES]
+    return [Path(p) for p in paths] if all(p and Path(p).is_file() for p in paths) else [Path(track.path)]
+
+
 def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
-                max_tracks: int | None = None) -> tuple[TrackSet, TrackSet]:
+                max_tracks: int | None = None, cache: Path | None = None) -> tuple[TrackSet, TrackSet]:
     """The ``train`` subset of ``root`` through ``musdb``, split into (training, validation) tracks."""
     import musdb
 
@@ -138,7 +148,7 @@ def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
             raise UserError(f"track {t.name} is {t.rate} Hz; training expects {SAMPLE_RATE} Hz")
         target = val if t.name in val_names else train
         target.names.append(t.name)
-        target.audio.append(_stems_array([_source_audio(t, s) for s in SOURCES]))
+        target.audio.append(held_stems(_track_files(t), lambda t=t: [_source_audio(t, s) for s in SOURCES], cache))
     return train, val
 
 
@@ -148,6 +158,32 @@ def _stems_array(stems: list[np.ndarray]) -> np.ndarray:
     if out.shape[2] == 1:
         out = np.repeat(out, 2, axis=2)
     return np.ascontiguousarray(out, dtype=np.float16)
+
+
+def held_stems(files: Sequence[Path], read: Callable[[], list[np.ndarray]], cache: Path | None) -> np.ndarray:
+    """The stored float16 array of one song whose stems ``read()`` returns (per-source ``(n, C)``).
+
+    Without a ``cache`` folder it is held in memory. With one it is kept there as a ``.npy`` file
+    named by a hash of ``files`` (paths, sizes, modification times: a changed song is read again) and
+    memory-mapped read-only, so the data is bound by disk and page cache rather than memory.
+    """
+    if cache is None:
+        return _stems_array(read())
+    key = hashlib.sha1()
+    for f in files:
+        st = Path(f).stat()
+        key.update(f"{Path(f).resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    path = Path(cache) / f"{key.hexdigest()}.npy"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            with open(part, "wb") as fh:  # np.save on a path would append ".npy" to the temporary name
+                np.save(fh, _stems_array(read()))
+            os.replace(part, path)
+        finally:
+            part.unlink(missing_ok=True)
+    return np.load(path, mmap_mode="r")
 
 
 def song_folders(folder: str | Path) -> list[Path]:
@@ -175,32 +211,34 @@ def read_song_stems(song: Path, names: Sequence[str] = SOURCES) -> dict[str, np.
     return stems
 
 
-def load_valid_folder(folder: str | Path) -> TrackSet:
+def load_valid_folder(folder: str | Path, cache: Path | None = None) -> TrackSet:
     """Every song of a synthetic ``valid`` folder, held like training tracks."""
     out = TrackSet([], [])
     for song in song_folders(folder):
         out.names.append(song.name)
-        out.audio.append(_stems_array(list(read_song_stems(song).values())))
+        files = [song / f"{s}.wav" for s in SOURCES]
+        out.audio.append(held_stems(files, lambda song=song: list(read_song_stems(song).values()), cache))
     return out
 
 
-def load_valid_folders(folders: Sequence[str | Path]) -> TrackSet:
+def load_valid_folders(folders: Sequence[str | Path], cache: Path | None = None) -> TrackSet:
     """The ``valid`` songs of every synthetic folder, pooled (names prefixed by their folder when several)."""
     out = TrackSet([], [])
     for folder in folders:
-        out.extend(load_valid_folder(Path(folder) / "valid"), f"{Path(folder).name}/" if len(folders) > 1 else "")
+        out.extend(load_valid_folder(Path(folder) / "valid", cache), f"{Path(folder).name}/" if len(folders) > 1 else "")
     return out
 
 
-def load_records_folder(folder: str | Path) -> TrackSet:
+def load_records_folder(folder: str | Path, cache: Path | None = None) -> TrackSet:
     """Every song of a records split (:mod:`musicsep.data.records`): ``(2, samples, 2)`` arrays of
     accompaniment and vocals."""
-    from musicsep.data.records import read_records_song
+    from musicsep.data.records import STEMS, read_records_song
 
     out = TrackSet([], [])
     for song in song_folders(folder):
         out.names.append(song.name)
-        out.audio.append(_stems_array(list(read_records_song(song))))
+        files = [song / f"{s}.wav" for s in STEMS]
+        out.audio.append(held_stems(files, lambda song=song: list(read_records_song(song)), cache))
     return out
 
 
@@ -370,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="validate on every song of each DIR/valid instead (synthetic layout); all train tracks train")
     data.add_argument("--records", metavar="DIR", nargs="+", default=None,
                       help="also train on DIR/train songs of musicsep.data.records (a voice over a real record)")
+    data.add_argument("--cache", metavar="DIR", type=Path, default=None,
+                      help="keep the songs as float16 .npy files in DIR, memory-mapped, instead of in memory "
+                           "(written on the first run; lifts the memory cap on the number of songs)")
     data.add_argument("--max-tracks", type=number(int, 1, 100_000), default=None, help="use only the first N tracks (debugging)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=number(int, 1, 100_000), default=100)
@@ -447,12 +488,12 @@ def pool_tracks(args: argparse.Namespace) -> tuple[TrackSet, TrackSet]:
     train_set, val_set = TrackSet([], []), TrackSet([], [])
     val_fraction = 0.0 if args.valid else args.val_fraction
     for one_root in roots:
-        more_train, more_val = load_tracks(one_root, is_wav, val_fraction, args.max_tracks)
+        more_train, more_val = load_tracks(one_root, is_wav, val_fraction, args.max_tracks, args.cache)
         prefix = f"{Path(one_root).name}/" if len(roots) > 1 else ""
         train_set.extend(more_train, prefix)
         val_set.extend(more_val, prefix)
     if args.valid:
-        val_set = load_valid_folders(args.valid)
+        val_set = load_valid_folders(args.valid, args.cache)
     if len(train_set) == 0 or len(val_set) == 0:
         raise UserError(f"need training and validation tracks; got {len(train_set)} and {len(val_set)}")
     return train_set, val_set
@@ -496,7 +537,7 @@ class Trainer:
         self.train_set, self.val_set = pool_tracks(args)
         self.records = TrackSet([], [])
         for root in args.records or []:
-            self.records.extend(load_records_folder(Path(root) / "train"), f"{Path(root).name}/")
+            self.records.extend(load_records_folder(Path(root) / "train", args.cache), f"{Path(root).name}/")
         with_records = f", {len(self.records)} records songs ({self.records.seconds / 60:.1f} min)" if args.records else ""
         _log(f"data {self.root_label}: {len(self.train_set)} training tracks ({self.train_set.seconds / 60:.1f} min)"
              f"{with_records}, {len(self.val_set)} validation tracks ({self.val_set.seconds / 60:.1f} min), "

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
+from conftest import make_stems
 
-from musicsep import SOURCES
+from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
 from musicsep.separators.unet import UNet, read_checkpoint, save_checkpoint, write_checkpoint
+import musicsep.train as train_module
 from musicsep.train import (TrackSet, build_parser, check_arguments, compute_loss, group_accompaniment,
-                            learning_rate, records_as_sources, sample_batch, time_sdr)
+                            learning_rate, load_tracks, load_valid_folder, records_as_sources, sample_batch,
+                            time_sdr)
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_a_twentieth():
@@ -43,6 +47,47 @@ def test_sample_batch_draws_excerpts_of_the_tracks():
         starts = np.flatnonzero(flat[0, 0] == example[0, 0, 0])
         assert any(np.array_equal(example, flat[:, :, s:s + 100]) for s in starts)
     assert 0 < from_short < 16  # tracks are drawn in proportion to their length (30 vs 1000 samples)
+
+
+def write_split(split: Path, names=("a", "b"), seconds=0.5) -> None:
+    """A synthetic split folder: ``split/<song>/<source>.wav`` and the mixture."""
+    for i, name in enumerate(names):
+        folder = split / name
+        folder.mkdir(parents=True)
+        stems = make_stems(seconds=seconds, seed=20 + i)
+        sf.write(folder / "mixture.wav", sum(stems.values()), SAMPLE_RATE, subtype="FLOAT")
+        for s, v in stems.items():
+            sf.write(folder / f"{s}.wav", v, SAMPLE_RATE, subtype="FLOAT")
+
+
+def test_cached_songs_are_memory_mapped_copies_of_the_songs_held_in_memory(tmp_path, monkeypatch):
+    write_split(tmp_path / "syn" / "train")
+    write_split(tmp_path / "syn" / "valid", names=("v",))
+    cache = tmp_path / "cache"
+    in_memory, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0)
+    mapped, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0, cache=cache)
+    assert mapped.names == in_memory.names == ["a", "b"]
+    for held, mm in zip(in_memory.audio, mapped.audio):
+        assert isinstance(mm, np.memmap) and not mm.flags.writeable and mm.dtype == np.float16
+        np.testing.assert_array_equal(held, mm)
+    np.testing.assert_array_equal(load_valid_folder(tmp_path / "syn" / "valid", cache).audio[0],
+                                  load_valid_folder(tmp_path / "syn" / "valid").audio[0])
+    assert len(list(cache.glob("*.npy"))) == 3 and not list(cache.glob(".*"))  # no temporary file left
+
+    def no_reading(*_):
+        raise AssertionError("a cached song was read again")
+
+    with monkeypatch.context() as m:  # the second run reads the cache, not the wav files
+        m.setattr(train_module, "_source_audio", no_reading)
+        again, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0, cache=cache)
+    np.testing.assert_array_equal(again.audio[1], in_memory.audio[1])
+
+    bass = tmp_path / "syn" / "train" / "a" / "bass.wav"  # a song written again is read again
+    changed = np.random.default_rng(5).uniform(-0.5, 0.5, sf.info(bass).frames * 2).reshape(-1, 2)
+    sf.write(bass, changed, SAMPLE_RATE, subtype="FLOAT")
+    fresh, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0, cache=cache)
+    np.testing.assert_array_equal(fresh.audio[0][SOURCES.index("bass")], changed.astype(np.float32).astype(np.float16))  # as written
+    np.testing.assert_array_equal(fresh.audio[1], in_memory.audio[1])
 
 
 class ConstantMasks(torch.nn.Module):
@@ -158,7 +203,7 @@ def test_every_option_keeps_its_default():
     defaults = vars(build_parser().parse_args([]))
     assert defaults == {
         "root": None, "is_wav": False, "synthetic": None, "val_fraction": 0.1, "valid": None, "records": None,
-        "max_tracks": None,
+        "cache": None, "max_tracks": None,
         "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
         "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "sdr_weight": 0.0,
         "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
