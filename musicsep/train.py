@@ -1,9 +1,10 @@
 """Training the Stage 4 U-Net (:mod:`musicsep.separators.unet`).
 
 Data: the ``train`` subset of a MUSDB18 / MUSDB18-HQ root, or a synthetic folder in the same layout
-(``--synthetic DIR [DIR ...]`` = ``--root DIR --is-wav``, several folders pooled), read through the
-``musdb`` package and held in memory as float16 ``(sources, samples, channels)`` arrays (half the
-memory of float32; its 11-bit mantissa is far below what the loss can see). With ``--cache DIR`` the
+(``--synthetic DIR [DIR ...]`` = ``--root DIR --is-wav``, several folders pooled; wav stems are read
+with soundfile, stems files through the ``musdb`` package), held in memory as float16
+``(sources, samples, channels)`` arrays (half the memory of float32; its 11-bit mantissa is far
+below what the loss can see). With ``--cache DIR`` the
 arrays are written once to ``DIR`` as ``.npy`` files and memory-mapped instead: the number of songs is
 then bound by disk, not memory (the OS keeps in its page cache what fits), and later runs on the same
 songs load in seconds. Validation tracks are held out of that
@@ -96,59 +97,61 @@ class TrackSet:
         self.audio += more.audio
 
 
-def _source_audio(track: Any, source: str) -> np.ndarray:
-    """One stem as float32 ``(samples, channels)``. Wav files are read with soundfile directly
-    (about 50x faster than ``musdb``'s reader); stems files go through ``musdb`` / stempeg."""
-    path = getattr(track.sources[source], "path", None)
-    if path and str(path).lower().endswith(".wav"):
-        import soundfile as sf
-
-        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
-        return audio
-    return track.sources[source].audio.astype(np.float32)
+Song = tuple[str, list[Path], Callable[[], list[np.ndarray]]]  # name, the files it is read from, its stems
 
 
-def _track_files(track: Any) -> list[Path]:
-    """The files a ``musdb`` track is read from: its stem wavs, or its stems file."""
-    paths = [getattr(track.sources[s], "path", None) for s in SOURCES]
-    return [Path(p) for p in paths] if all(p and Path(p).is_file() for p in paths) else [Path(track.path)]
+def listed_songs(root: Path, is_wav: bool) -> list[Song]:
+    """The ``train`` songs of ``root``, sorted by name. Wav folders (MUSDB18-HQ, synthetic) are listed
+    and read directly with soundfile (``musdb`` would run ffprobe on each, about 90 ms a song, and
+    its reader is about 50x slower); stems files go through ``musdb`` / stempeg."""
+    if is_wav:
+        return [(song.name, [song / f"{s}.wav" for s in SOURCES], lambda song=song: list(read_song_stems(song).values()))
+                for song in song_folders(root / "train")]
+    import musdb
+
+    try:
+        db = musdb.DB(root=str(root), is_wav=False, subsets="train", download=False)
+    except Exception as exc:  # noqa: BLE001 - musdb raises a variety of errors for bad roots
+        raise UserError(f"cannot open {root} as a MUSDB18 folder: {exc}") from None
+    for t in db.tracks:
+        if t.rate != SAMPLE_RATE:
+            raise UserError(f"track {t.name} is {t.rate} Hz; training expects {SAMPLE_RATE} Hz")
+    return [(t.name, [Path(t.path)], lambda t=t: [t.sources[s].audio.astype(np.float32) for s in SOURCES])
+            for t in sorted(db.tracks, key=lambda t: t.name)]
+
+
+def official_validation_names() -> set[str]:
+    """MUSDB18's official validation tracks (from the ``musdb`` package's setup; no track is read)."""
+    import musdb
+
+    return set(musdb.DB(root=".", subsets=[], download=False).setup.get("validation_tracks", []) or [])
 
 
 def load_tracks(root: str | Path, is_wav: bool, val_fraction: float = 0.1,
                 max_tracks: int | None = None, cache: Path | None = None) -> tuple[TrackSet, TrackSet]:
-    """The ``train`` subset of ``root`` through ``musdb``, split into (training, validation) tracks."""
-    import musdb
-
+    """The ``train`` subset of ``root``, split into (training, validation) tracks."""
     root = Path(root)
     if not (root / "train").is_dir():
         raise UserError(f"no 'train' folder under {root} (expected the MUSDB18 / MUSDB18-HQ layout)")
-    try:
-        db = musdb.DB(root=str(root), is_wav=is_wav, subsets="train", download=False)
-    except Exception as exc:  # noqa: BLE001 - musdb raises a variety of errors for bad roots
-        raise UserError(f"cannot open {root} as a MUSDB18 folder: {exc}") from None
-    tracks = sorted(db.tracks, key=lambda t: t.name)
-    if max_tracks:
-        tracks = tracks[:max_tracks]
-    if len(tracks) < 2 and val_fraction > 0:
-        raise UserError(f"{root}/train holds {len(tracks)} track(s); training needs at least 2 "
+    songs = listed_songs(root, is_wav)[:max_tracks]
+    if len(songs) < 2 and val_fraction > 0:
+        raise UserError(f"{root}/train holds {len(songs)} track(s); training needs at least 2 "
                         "(one is held out for validation)")
-    official = set(db.setup.get("validation_tracks", []) or [])
-    names = [t.name for t in tracks]
+    names = [name for name, _, _ in songs]
+    official = official_validation_names()
     if val_fraction <= 0:
         val_names: set[str] = set()
     elif official & set(names):
         val_names = official & set(names)
     else:  # a fixed, name-hashed fraction: the same tracks whatever order the folder lists them in
-        n_val = max(1, int(round(val_fraction * len(tracks))))
+        n_val = max(1, int(round(val_fraction * len(songs))))
         by_hash = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
         val_names = set(by_hash[:n_val])
     train, val = TrackSet([], []), TrackSet([], [])
-    for t in tracks:
-        if t.rate != SAMPLE_RATE:
-            raise UserError(f"track {t.name} is {t.rate} Hz; training expects {SAMPLE_RATE} Hz")
-        target = val if t.name in val_names else train
-        target.names.append(t.name)
-        target.audio.append(held_stems(_track_files(t), lambda t=t: [_source_audio(t, s) for s in SOURCES], cache))
+    for name, files, read in songs:
+        target = val if name in val_names else train
+        target.names.append(name)
+        target.audio.append(held_stems(files, read, cache))
     return train, val
 
 

@@ -78,7 +78,7 @@ def test_cached_songs_are_memory_mapped_copies_of_the_songs_held_in_memory(tmp_p
         raise AssertionError("a cached song was read again")
 
     with monkeypatch.context() as m:  # the second run reads the cache, not the wav files
-        m.setattr(train_module, "_source_audio", no_reading)
+        m.setattr(train_module, "read_song_stems", no_reading)
         again, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0, cache=cache)
     np.testing.assert_array_equal(again.audio[1], in_memory.audio[1])
 
