@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,36 @@ def test_cached_songs_are_memory_mapped_copies_of_the_songs_held_in_memory(tmp_p
     fresh, _ = load_tracks(tmp_path / "syn", True, val_fraction=0.0, cache=cache)
     np.testing.assert_array_equal(fresh.audio[0][SOURCES.index("bass")], changed.astype(np.float32).astype(np.float16))  # as written
     np.testing.assert_array_equal(fresh.audio[1], in_memory.audio[1])
+
+
+FAULTS_PER_STEP = """
+import resource, sys, torch
+from musicsep.separators.unet import UNet
+from musicsep.train import compute_loss, keep_freed_memory
+torch.manual_seed(0)
+torch.set_num_threads(1)
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+model = UNet(channels=[4, 8, 8, 8, 8])
+stems = torch.randn(3, 4, 2, 3 * 44100) * 0.1
+def step():
+    loss, _ = compute_loss(model, stems.sum(1), stems, 1.0, 1.0)
+    loss.backward()
+step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_training_steps_reuse_freed_memory_instead_of_faulting_fresh_pages_in():
+    faults = {}
+    for mode in ("default", "keep"):
+        out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, mode], capture_output=True, text=True, check=True)
+        faults[mode] = int(out.stdout.split()[-1])
+    assert faults["keep"] * 3 < faults["default"], faults
 
 
 class ConstantMasks(torch.nn.Module):
