@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Renders, from their seeds, every song step 19 of the U-Net recipe trains and is judged on
+# (docs/unet.md, "Step 19"): about 75 minutes on 2 cores, 25 GB of wav. Run after scripts/setup.sh
+# with the records packages installed (README, "Real records"). Sets already there are kept.
+# v4 and v5 come from their generators' commits, checked out in ../musicsep-v4 and ../musicsep-v5
+# and run with this checkout's virtual environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=$ROOT/.venv/bin/python
+
+synth_at() {  # synth_at COMMIT OUT TRACKS SPLIT: the generator of an older commit
+  local commit=$1 out=$2 tracks=$3 split=$4
+  local wt=$ROOT/../musicsep-$commit
+  [ -d "$ROOT/$out/$split" ] && return
+  [ -d "$wt" ] || git worktree add -f "$wt" "$commit" >/dev/null
+  (cd "$wt" && "$PY" -c "import sys; from musicsep.cli import main; sys.exit(main())" \
+    synth --out "$ROOT/$out" --tracks "$tracks" --seconds 30 --seed 0 --split "$split")
+}
+synth() {  # synth OUT TRACKS SEED SPLIT [SINGER]
+  [ -d "$1/$4" ] && return
+  "$PY" -m musicsep.cli synth --out "$1" --tracks "$2" --seconds 30 --seed "$3" --split "$4" ${5:+--singer "$5"}
+}
+step() { [ -d "$1" ] || "$PY" -m "${@:2}"; }
+
+# Training songs
+synth_at 613d1ad data/synth_v4 160 train
+synth_at 0353ac9 data/synth_v5 160 train
+synth data/synth_v6 260 0 train
+synth data/synth_v6s1 80 1 train
+step data/spoken_v6s1/train musicsep.data.synth.spoken data/synth_v6s1/train data/spoken_v6s1/train --seed 1 --train --songs 80
+synth data/psola_v6s3 80 3 train psola
+step data/records_v6/train musicsep.data.records data/synth_v6/train --out data/records_v6/train --seed 1 --train --songs 100
+# Validation songs (the run's own choice of epoch) and the rule's probes
+synth_at 613d1ad data/synth_v4 16 valid
+synth_at 0353ac9 data/synth_v5 16 valid
+synth data/synth_v6 16 0 valid
+synth data/psola_v6 16 0 valid psola
+step data/spoken_v6/valid musicsep.data.synth.spoken data/synth_v6/valid data/spoken_v6/valid --seed 0
+step data/real_backing/valid musicsep.data.records data/synth_v6/valid data/psola_v6/valid --out data/real_backing/valid --seed 0
