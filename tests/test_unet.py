@@ -275,7 +275,8 @@ def test_augmentations_keep_mixture_equal_to_sum(piece):
         assert not torch.equal(new_stems, stems)  # it did something
 
 
-def test_train_cli_end_to_end_and_resume(tmp_path):
+def tiny_training_run(tmp_path):
+    """Three 1.5 s songs and the options of a tiny network: (common options, out, run dir)."""
     root = tmp_path / "db"
     for i in range(3):
         folder = root / "train" / f"track{i}"
@@ -288,6 +289,28 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     common = ["--synthetic", str(root), "--out", str(out), "--run-dir", str(run), "--batch-size", "2",
               "--seq-seconds", "1", "--samples-per-track", "1", "--val-seconds", "1", "--n-fft", "1024",
               "--hop-length", "256", "--max-bin", "256", "--patch", "2", "2", "--channels", "8", "16"]
+    return common, out, run
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_is_used_only_where_the_cpu_computes_it(tmp_path, monkeypatch, capsys, native):
+    import musicsep.train as train_module
+    used = []
+
+    def recording_loss(model, mixture, stems, mse_weight, sc_weight, bf16=False, *rest, **kw):
+        used.append(bf16)
+        return compute_loss(model, mixture, stems, mse_weight, sc_weight, bf16, *rest, **kw)
+
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(train_module, "compute_loss", recording_loss)
+    common, _, _ = tiny_training_run(tmp_path)
+    assert train_main(common + ["--epochs", "1", "--bf16", "--no-wiener-search"]) == 0
+    assert used == [native]
+    assert ("no native bfloat16" in capsys.readouterr().out) is not native
+
+
+def test_train_cli_end_to_end_and_resume(tmp_path):
+    common, out, run = tiny_training_run(tmp_path)
     assert train_main(common + ["--epochs", "1"]) == 0
     sep = UNetSeparator(model_path=out)
     ckpt = torch.load(out, weights_only=True)
