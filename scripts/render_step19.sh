@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # Renders, from their seeds, every song step 19 of the U-Net recipe trains and is judged on
-# (docs/unet.md, "Step 19"): about 75 minutes on 2 cores, 25 GB of wav. Run after scripts/setup.sh
-# with the records packages installed (README, "Real records"). Sets already there are kept.
-# v4 and v5 come from their generators' commits, checked out in ../musicsep-v4 and ../musicsep-v5
-# and run with this checkout's virtual environment.
+# (docs/unet.md, "Step 19"): 25 GB of wav; about 90 minutes for the training and valid sets on an
+# AVX2-only 2-core machine (2026-12-06). Run after scripts/setup.sh with the records packages
+# installed (README, "Real records"). Sets already there are kept. v4 and v5 come from their
+# generators' commits, checked out in ../musicsep-613d1ad and ../musicsep-0353ac9 and run with this
+# checkout's virtual environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=$ROOT/.venv/bin/python
 
-synth_at() {  # synth_at COMMIT OUT TRACKS SPLIT: the generator of an older commit
-  local commit=$1 out=$2 tracks=$3 split=$4
-  local wt=$ROOT/../musicsep-$commit
-  [ -d "$ROOT/$out/$split" ] && return
-  [ -d "$wt" ] || git worktree add -f "$wt" "$commit" >/dev/null
-  (cd "$wt" && "$PY" -c "import sys; from musicsep.cli import main; sys.exit(main())" \
-    synth --out "$ROOT/$out" --tracks "$tracks" --seconds 30 --seed 0 --split "$split")
+synth_in() {  # synth_in CHECKOUT OUT TRACKS SEED SPLIT [SINGER]: the generator of that checkout
+  [ -d "$ROOT/$2/$5" ] && return
+  (cd "$1" && "$PY" -c "import sys; from musicsep.cli import main; sys.exit(main())" \
+    synth --out "$ROOT/$2" --tracks "$3" --seconds 30 --seed "$4" --split "$5" ${6:+--singer "$6"})
 }
-synth() {  # synth OUT TRACKS SEED SPLIT [SINGER]
-  [ -d "$1/$4" ] && return
-  "$PY" -m musicsep.cli synth --out "$1" --tracks "$2" --seconds 30 --seed "$3" --split "$4" ${5:+--singer "$5"}
+synth() { synth_in "$ROOT" "$@"; }  # synth OUT TRACKS SEED SPLIT [SINGER]
+synth_at() {  # synth_at COMMIT OUT TRACKS SPLIT: an older commit's generator, seed 0
+  local wt=$ROOT/../musicsep-$1
+  [ -d "$wt" ] || git worktree add -f "$wt" "$1" >/dev/null
+  synth_in "$wt" "$2" "$3" 0 "$4"
 }
 step() { [ -d "$1" ] || "$PY" -m "${@:2}"; }
 

@@ -15,6 +15,7 @@ from musicsep.data import augment
 from musicsep.errors import UserError
 from musicsep.separators.unet import EXTEND_BINS, UNet, UNetSeparator, load_model, save_checkpoint
 from musicsep.spectral import istft, stft, wiener
+import musicsep.train as train_module
 from musicsep.train import compute_loss, main as train_main
 
 SR = 44100
@@ -294,7 +295,6 @@ def tiny_training_run(tmp_path):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_is_used_only_where_the_cpu_computes_it(tmp_path, monkeypatch, capsys, native):
-    import musicsep.train as train_module
     used = []
 
     def recording_loss(model, mixture, stems, mse_weight, sc_weight, bf16=False, *rest, **kw):
