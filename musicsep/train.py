@@ -48,7 +48,6 @@ best count is stored in the checkpoint as the separator's default.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import math
 import os
@@ -67,6 +66,7 @@ from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.data.augment import LossyCodec, default_augmentation, input_length, mix
 from musicsep.arguments import SEED, number
 from musicsep.errors import UserError
+from musicsep.memory import keep_freed_memory
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
                                       read_checkpoint, save_checkpoint, training_record,
                                       write_checkpoint)
@@ -465,24 +465,6 @@ def build_parser() -> argparse.ArgumentParser:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (oneDNN's own check: AVX-512 BF16 or AMX)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the OS.
-
-    Every training step allocates and frees tensors of several MB; with glibc's defaults they are
-    unmapped or trimmed on free and the next step faults fresh pages in, which cost about a third of
-    the CPU time here (see README, "Training the U-Net"). Returns whether it applied (glibc only).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl)
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # from <malloc.h>
-    settings = ((m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20))
-    return all(libc.mallopt(option, value) == 1 for option, value in settings)
 
 
 def _log(msg: str) -> None:

@@ -95,7 +95,8 @@ def test_cached_songs_are_memory_mapped_copies_of_the_songs_held_in_memory(tmp_p
 FAULTS_PER_STEP = """
 import resource, sys, torch
 from musicsep.separators.unet import UNet
-from musicsep.train import compute_loss, keep_freed_memory
+from musicsep.train import compute_loss
+from musicsep.memory import keep_freed_memory
 torch.manual_seed(0)
 torch.set_num_threads(1)
 if sys.argv[1] == "keep":

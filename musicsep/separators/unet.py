@@ -65,6 +65,7 @@ from torch import nn
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
+from musicsep.memory import keep_freed_memory
 from musicsep.separators.base import shipped_model
 from musicsep.separators.masking import Masks, MaskingSeparator
 
@@ -386,6 +387,7 @@ class UNetSeparator(MaskingSeparator):
             raise UserError("device cuda asked for, but torch sees no CUDA GPU")
         self.device = torch.device(device)
         self.backend = backend
+        keep_freed_memory()  # every window allocates and frees MB-sized arrays
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
         if backend == "onnx":
             self.network, config, self.checkpoint = self._onnx_network(path, model)
