@@ -28,7 +28,7 @@ from musicsep.errors import UserError
 
 ONNX_OPSET = 17
 ONNX_FORMAT = "musicsep-unet-onnx"
-ONNX_FORMAT_VERSION = 1
+ONNX_FORMAT_VERSION = 2  # 2: input_level (the network's input is brought into its training range of levels)
 INPUT_NAME, OUTPUT_NAME = "magnitude", "masks"
 CACHE_ENV = "MUSICSEP_CACHE_DIR"  # where derived files (the exported model) go; default ~/.cache/musicsep
 
@@ -43,7 +43,7 @@ def file_sha256(path: Path) -> str:
 
 def metadata_for(checkpoint: dict[str, Any], checkpoint_sha256: str) -> dict[str, str]:
     """The ONNX ``metadata_props``: strings; structured values as JSON."""
-    from musicsep.separators.unet import EXTEND_BINS, UNetSeparator
+    from musicsep.separators.unet import EXTEND_BINS, GAIN_RANGE, LEVEL_RANGE, UNetSeparator
 
     config = checkpoint["config"]
     stft = {"n_fft": config["n_fft"], "hop_length": config["hop_length"], "window": "hann (periodic)",
@@ -61,6 +61,8 @@ def metadata_for(checkpoint: dict[str, Any], checkpoint_sha256: str) -> dict[str
         "wiener_iterations": str(int(checkpoint.get("wiener_iterations", 0))),
         "chunk_seconds": str(UNetSeparator.chunk_seconds),
         "overlap_seconds": str(UNetSeparator.overlap_seconds),
+        # a window whose RMS is outside level_range is scaled to the nearer bound (gain clipped to gain_range)
+        "input_level": json.dumps({"level_range": list(LEVEL_RANGE), "gain_range": list(GAIN_RANGE)}),
         "opset": str(ONNX_OPSET),
         "io": f"{INPUT_NAME} (batch, channels, max_bin, frames) float32 magnitudes -> "
               f"{OUTPUT_NAME} (batch, sources, channels, max_bin, frames) float32, softmax over sources",
@@ -137,7 +139,7 @@ def read_metadata(session_or_path: Any) -> dict[str, Any]:
     if raw.get("musicsep_format_version") != str(ONNX_FORMAT_VERSION):
         raise UserError(f"unsupported musicsep ONNX format version {raw.get('musicsep_format_version')!r}")
     meta: dict[str, Any] = dict(raw)
-    for key in ("config", "stft", "sources", "validation"):
+    for key in ("config", "stft", "sources", "validation", "input_level"):
         meta[key] = json.loads(raw[key]) if key in raw else None
     for key in ("wiener_iterations", "opset", "musicsep_format_version"):
         meta[key] = int(raw[key])

@@ -17,7 +17,7 @@ from musicsep.cli import main
 from musicsep.errors import UserError
 from musicsep.export import ONNX_OPSET, OnnxNetwork, cached_onnx, export_onnx, read_metadata
 from musicsep.inference import separate
-from musicsep.separators.unet import DEFAULT_MODEL_PATH, UNetSeparator, save_checkpoint
+from musicsep.separators.unet import DEFAULT_MODEL_PATH, GAIN_RANGE, LEVEL_RANGE, UNetSeparator, save_checkpoint
 
 # Stems of the two backends differ by less than this, relative to each stem's energy (-60 dB).
 PARITY_BOUND = 1e-6
@@ -65,6 +65,7 @@ def test_export_cli_writes_a_model_onnxruntime_runs_at_any_length(tmp_path, tiny
     assert meta["stft"]["hop_length"] == TINY["hop_length"] and meta["stft"]["extend_bins"] == 64
     assert meta["sources"] == list(SOURCES) and meta["wiener_iterations"] == 1 and meta["opset"] == ONNX_OPSET
     assert meta["checkpoint_version"] == "1" and meta["validation"] == {"avg": 2.5}
+    assert meta["input_level"] == {"level_range": list(LEVEL_RANGE), "gain_range": list(GAIN_RANGE)}  # for the page
     assert read_metadata(out)["musicsep_version"]
     model = torch.load(tiny_checkpoint, weights_only=True)
     reference = tiny_model().eval()

@@ -15,7 +15,8 @@ import torch
 from musicsep import SOURCES
 from musicsep.data import augment
 from musicsep.errors import UserError
-from musicsep.separators.unet import EXTEND_BINS, UNet, UNetSeparator, load_model, save_checkpoint
+from musicsep.separators.unet import (EXTEND_BINS, GAIN_RANGE, LEVEL_RANGE, UNet, UNetSeparator, input_gain,
+                                      load_model, save_checkpoint)
 from musicsep.spectral import istft, stft, wiener
 import musicsep.train as train_module
 from musicsep.train import compute_loss, main as train_main
@@ -65,11 +66,14 @@ def test_mask_shapes_range_and_sum():
 
 
 def masked_stems(model: UNet, mixture: np.ndarray, wiener_iterations: int) -> np.ndarray:
-    """The separator's output computed from its parts: the network's masks on |STFT|, the top bins
-    taking the mean mask of the highest modelled ones, an optional Wiener filter, the inverse STFT."""
+    """The separator's output computed from its parts: the network's masks on |STFT| brought into the
+    training range of levels, the top bins taking the mean mask of the highest modelled ones, an optional
+    Wiener filter on the unscaled spectrogram, the inverse STFT."""
     spec = stft(mixture, model.n_fft, model.hop_length)
+    rms = np.sqrt(np.mean(np.square(mixture, dtype=np.float64)))
+    level = np.clip(rms, *LEVEL_RANGE) / rms
     with torch.no_grad():
-        masks = model(torch.from_numpy(np.abs(spec[:, :model.max_bin]))[None])[0].numpy()
+        masks = model(torch.from_numpy(np.abs(spec[:, :model.max_bin]) * np.float32(level))[None])[0].numpy()
     top = masks[:, :, -EXTEND_BINS:].mean(axis=2, keepdims=True)
     full = np.concatenate([masks, np.repeat(top, spec.shape[1] - model.max_bin, axis=2)], axis=2)
     estimates = wiener(spec, full * np.abs(spec), wiener_iterations, power=1.0) if wiener_iterations else full * spec
@@ -348,6 +352,34 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     assert ckpt["initialised_from"]["path"] == str(out) and ckpt["initialised_from"]["training"]["steps"] >= 1
     with pytest.raises(UserError):
         train_main(["--synthetic", str(tmp_path / "nowhere")])
+
+
+def test_the_stems_follow_the_input_level_because_the_network_sees_its_training_levels():
+    sep = UNetSeparator(model=tiny_model())
+    mixture = toy_stems(1.0).sum(0)
+    mixture *= LEVEL_RANGE[0] / np.sqrt(np.mean(np.square(mixture)))  # at the quiet end of the range
+    out = sep.separate(mixture, SR)
+    for gain in (0.1, 0.5):  # quieter than any training song: brought back to the range's bottom
+        scaled = sep.separate(mixture * np.float32(gain), SR)
+        for name in SOURCES:
+            np.testing.assert_allclose(scaled[name], out[name] * gain, atol=2e-4 * gain, err_msg=name)
+    # without it the log-magnitude network gives other masks at another level
+    raw = UNetSeparator(model=tiny_model(), level_normalisation=False)
+    quiet = raw.separate(mixture * np.float32(0.1), SR)["vocals"]
+    assert np.abs(quiet - raw.separate(mixture, SR)["vocals"] * 0.1).max() > 1e-2 * np.abs(quiet).max()
+
+
+def test_the_input_gain_is_one_inside_the_training_range_and_stops_at_its_limits():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((44100, 2)).astype(np.float32)
+    x /= np.sqrt(np.mean(np.square(x)))  # RMS 1
+    inside = float(np.sqrt(LEVEL_RANGE[0] * LEVEL_RANGE[1]))
+    assert input_gain(x * inside) == pytest.approx(1.0)
+    assert input_gain(x * LEVEL_RANGE[0] / 4) == pytest.approx(4.0, rel=1e-5)  # raised to the bottom
+    assert input_gain(x * LEVEL_RANGE[1] * 2) == pytest.approx(0.5, rel=1e-5)  # lowered to the top
+    assert input_gain(x * 1e-5) == pytest.approx(GAIN_RANGE[1])  # near silence is not blown up
+    assert input_gain(np.zeros((100, 2), np.float32)) == pytest.approx(GAIN_RANGE[1])
+    assert input_gain(x * 100) == pytest.approx(GAIN_RANGE[0])
 
 
 SEPARATION_FAULTS = """

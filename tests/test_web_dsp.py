@@ -1,5 +1,6 @@
 """The page's JavaScript signal path (musicsep/web/dsp.js), run by node, against the Python code it
-mirrors: STFT, inverse STFT, chunking with cross-fades, the stereo down-mix and the WAV writer."""
+mirrors: STFT, inverse STFT, chunking with cross-fades, the network's input level, the stereo
+down-mix and the WAV writer."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import soundfile as sf
 from musicsep.audio import to_stereo
 from musicsep.inference import separate
 from musicsep.separators.base import BaseSeparator
+from musicsep.separators.unet import GAIN_RANGE, LEVEL_RANGE, input_gain
 from musicsep.spectral import istft, stft
 
 DSP = Path(__file__).resolve().parents[1] / "musicsep" / "web" / "dsp.js"
@@ -50,6 +52,8 @@ if (job.op === "stft") {
   save(job.output, out.flat());
 } else if (job.op === "stereo") {
   save(job.output, dsp.toStereo(x));
+} else if (job.op === "gain") {
+  save(job.output, [new Float32Array([dsp.inputGain(x, job.input_level)])]);
 } else if (job.op === "wav") {
   writeFileSync(job.output, Buffer.from(dsp.encodeWav(x, 44100)));
 }
@@ -124,3 +128,10 @@ def test_wav_writer_round_trip(tmp_path):
     info = sf.info(tmp_path / "wav.out")
     assert rate == 44100 and info.subtype == "FLOAT" and info.format == "WAV"
     np.testing.assert_array_equal(data, audio)
+
+
+@pytest.mark.parametrize("level", [0.0, 1e-6, 0.03, 0.12, 0.5, 5.0])  # silence, clipped, raised, as is, lowered, clipped
+def test_the_input_gain_matches_python(tmp_path, level):
+    x = np.random.default_rng(1).standard_normal((2, 30000)).astype(np.float32) * np.float32(level)
+    out = run_dsp(tmp_path, "gain", x, input_level={"level_range": list(LEVEL_RANGE), "gain_range": list(GAIN_RANGE)})
+    assert np.fromfile(out, np.float32)[0] == pytest.approx(input_gain(x.T), rel=1e-5)

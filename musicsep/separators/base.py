@@ -82,7 +82,8 @@ METHODS: dict[str, MethodInfo] = {
         "musicsep.separators.unet:UNetSeparator",
         "Stage 4: an attention U-Net predicts four masks (the best quality)",
         model_file="best_model.pth",
-        options={"wiener_iterations": int, "bfloat16": bool, "model_path": str, "device": str}),
+        options={"wiener_iterations": int, "bfloat16": bool, "model_path": str, "device": str,
+                 "level_normalisation": bool}),
 }
 
 

@@ -355,6 +355,21 @@ class TorchNetwork:
             return self.model(magnitude.to(self.device)).float().cpu()
 
 
+# The input levels the network trained on: the 10th and 90th percentiles of the RMS of the synthetic
+# training songs' 20 s windows (-21.1 and -12.8 dBFS, docs/unet.md "Step 23"). Its masks depend
+# on the input level (log magnitudes); a window outside this range is brought to the nearer bound.
+LEVEL_RANGE = (10 ** (-21 / 20), 10 ** (-13 / 20))
+GAIN_RANGE = (10 ** (-12 / 20), 10 ** (24 / 20))  # a near-silent window is not blown up further
+
+
+def input_gain(mixture: np.ndarray) -> float:
+    """The gain that brings ``mixture``'s RMS into :data:`LEVEL_RANGE` (1 inside it), clipped to
+    :data:`GAIN_RANGE`."""
+    rms = float(np.sqrt(np.mean(np.square(mixture, dtype=np.float64)))) if mixture.size else 0.0
+    target = min(max(rms, LEVEL_RANGE[0]), LEVEL_RANGE[1])
+    return float(np.clip(target / max(rms, 1e-12), *GAIN_RANGE))
+
+
 class UNetSeparator(MaskingSeparator):
     """The trained U-Net behind the separator contract (see :mod:`musicsep.separators.masking`).
 
@@ -371,6 +386,8 @@ class UNetSeparator(MaskingSeparator):
     backend : what runs the network: ``"torch"`` (default), or ``"onnx"``: onnxruntime on the CPU,
         with the checkpoint's ONNX export (made on first use and cached, :func:`musicsep.export.cached_onnx`).
         Everything around the network (STFT, masks, Wiener, inverse STFT, chunking) is the same code.
+    level_normalisation : feed the network each window within the training songs' range of levels
+        (:data:`LEVEL_RANGE`; the masks depend on the input level); the stems keep the input's level.
     """
 
     chunk_seconds = 20.0  # preferred chunking for musicsep.inference: peak memory ~0.75 GB whatever the length
@@ -380,7 +397,7 @@ class UNetSeparator(MaskingSeparator):
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
                  wiener_iterations: int | None = None, model: UNet | None = None,
-                 bfloat16: bool | None = None, backend: str = "torch"):
+                 bfloat16: bool | None = None, backend: str = "torch", level_normalisation: bool = True):
         if backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if str(device).startswith("cuda") and not torch.cuda.is_available():
@@ -388,6 +405,7 @@ class UNetSeparator(MaskingSeparator):
         self.device = torch.device(device)
         self.backend = backend
         keep_freed_memory()  # every window allocates and frees MB-sized arrays
+        self.level_normalisation = bool(level_normalisation)
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
         if backend == "onnx":
             self.network, config, self.checkpoint = self._onnx_network(path, model)
@@ -449,6 +467,8 @@ class UNetSeparator(MaskingSeparator):
         bins above, each frame's mean mask over the top modelled band ``(sources, channels, 1, frames)``."""
         fm = self.max_bin
         magnitudes = torch.from_numpy(np.ascontiguousarray(spec[:, :fm])).abs()
+        if self.level_normalisation:
+            magnitudes *= input_gain(mixture)
         masks = self.network(magnitudes[None])[0]  # torch (or onnxruntime): float32 CPU masks
         return NetworkMasks(masks, masks[:, :, fm - EXTEND_BINS:].mean(dim=2, keepdim=True))
 

@@ -181,6 +181,21 @@ export function istftChannel(re, im, bins, frames, nFft, hop, length) {
 }
 
 /**
+ * The gain that brings a chunk's RMS (over every sample of every channel) into the network's training
+ * range of levels (1 inside it), clipped to ``gain_range``: ``input_gain`` of musicsep/separators/unet.py.
+ */
+export function inputGain(channels, { level_range: [lowest, highest], gain_range: [low, high] }) {
+  let sum = 0, count = 0;
+  for (const ch of channels) {
+    for (let i = 0; i < ch.length; i++) sum += ch[i] * ch[i];
+    count += ch.length;
+  }
+  const rms = count ? Math.sqrt(sum / count) : 0;
+  const target = Math.min(Math.max(rms, lowest), highest);
+  return Math.min(high, Math.max(low, target / Math.max(rms, 1e-12)));
+}
+
+/**
  * One chunk through the U-Net, as UNetSeparator.separate with raw masks (no Wiener filter).
  * ``channels``: two Float32Arrays; ``runNetwork(magnitude, [1, 2, maxBin, frames])`` resolves to the
  * masks (Float32Array, [1, sources, 2, maxBin, frames]). ``step(fraction)`` reports progress within
@@ -195,10 +210,11 @@ export async function separateChunk(channels, settings, runNetwork, step = () =>
   const spec = stft(channels, nFft, hop);
   const { bins, frames } = spec;
   const magnitude = new Float32Array(nChannels * maxBin * frames);
+  const gain = inputGain(channels, settings.input_level);  // the masks depend on the input level
   for (let c = 0; c < nChannels; c++) {
     for (let f = 0; f < maxBin; f++) {
       const from = (c * bins + f) * frames, to = (c * maxBin + f) * frames;
-      for (let t = 0; t < frames; t++) magnitude[to + t] = Math.hypot(spec.re[from + t], spec.im[from + t]);
+      for (let t = 0; t < frames; t++) magnitude[to + t] = gain * Math.hypot(spec.re[from + t], spec.im[from + t]);
     }
   }
   step(0.1);

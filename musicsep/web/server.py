@@ -46,8 +46,8 @@ def page_routes(model_path: str | Path | None) -> dict[str, Path | bytes]:
     onnx_path = model if model.suffix.lower() == ".onnx" else cached_onnx(model)
     metadata = read_metadata(onnx_path)
     settings = json.dumps({key: metadata[key] for key in (
-        "config", "stft", "sources", "wiener_iterations", "chunk_seconds", "overlap_seconds", "musicsep_version",
-        "checkpoint_sha256")}, indent=1).encode()
+        "config", "stft", "sources", "wiener_iterations", "chunk_seconds", "overlap_seconds", "input_level",
+        "musicsep_version", "checkpoint_sha256")}, indent=1).encode()
     routes: dict[str, Path | bytes] = {f"/{name}": WEB_DIR / name for name in PAGE_FILES}
     routes["/"] = WEB_DIR / "index.html"
     routes.update({f"/ort/{name}": ORT_DIST / name for name in ORT_FILES})
