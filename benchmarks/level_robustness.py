@@ -1,11 +1,14 @@
 """How the U-Net's separation depends on the input level, and the training songs' levels.
 
     .venv/bin/python benchmarks/level_robustness.py [--model best_model.pth] [--valid data/synth_v6/valid]
+    .venv/bin/python benchmarks/level_robustness.py --real-backing data/real_backing/valid
     .venv/bin/python benchmarks/level_robustness.py --train-levels data/synth_v4 data/synth_v5 data/synth_v6
 
 The first separates the first 30 s of every valid song with the mixture scaled by -18, -12, -6, 0
 and +6 dB (the true stems scaled alike) and prints the quick global SDR per stem, with the U-Net's
-input level range on and off. The second prints percentiles of the RMS of 20 s windows (hop 10 s)
+input level range on and off. The second does the same for the vocals and the accompaniment
+(drums + bass + other) of the real-backing probe's songs (held-out voices over real records,
+``musicsep.data.records``) at -12 and 0 dB. The third prints percentiles of the RMS of 20 s windows (hop 10 s)
 of every 4th training song: where ``LEVEL_RANGE`` in musicsep/separators/unet.py comes from.
 """
 
@@ -43,6 +46,26 @@ def level_table(model: str | None, valid: str) -> None:
               + " ".join(f"{k} {v:.2f}" for k, v in zip(SOURCES, mean)) + f"  avg {mean.mean():.3f}")
 
 
+def real_backing_table(model: str | None, probe: str) -> None:
+    separators = {mode: UNetSeparator(model, level_normalisation=mode == "on") for mode in ("off", "on")}
+    scores: dict[tuple[str, int], list[list[float]]] = {}
+    for song in song_folders(probe):
+        stems = read_song_stems(song, ("vocals", "accompaniment"))
+        n = min(len(v) for v in stems.values())
+        vocals, accompaniment = stems["vocals"][:n], stems["accompaniment"][:n]
+        for mode, separator in separators.items():
+            for db in (-12, 0):
+                gain = np.float32(10 ** (db / 20))
+                out = separator.separate((vocals + accompaniment) * gain, SAMPLE_RATE)
+                rest = out["drums"] + out["bass"] + out["other"]
+                sdr = [global_sdr(vocals * gain, out["vocals"]), global_sdr(accompaniment * gain, rest)]
+                scores.setdefault((mode, db), []).append([np.nan if x is None else x for x in sdr])
+    for (mode, db), rows in scores.items():
+        mean = np.nanmean(np.array(rows), axis=0)
+        print(f"level range {mode:3s}  gain {db:+3d} dB: vocals {mean[0]:.2f} accompaniment {mean[1]:.2f}"
+              f"  avg {mean.mean():.3f}")
+
+
 def training_levels(roots: list[str]) -> None:
     rms = []
     window, hop = 20 * SAMPLE_RATE, 10 * SAMPLE_RATE
@@ -60,12 +83,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="U-Net checkpoint (default: the shipped model)")
     p.add_argument("--valid", default="data/synth_v6/valid")
+    p.add_argument("--real-backing", metavar="DIR", help="score the real-backing probe's songs instead")
     p.add_argument("--train-levels", nargs="+", metavar="ROOT", help="print the training songs' levels instead")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.train_levels:
         training_levels(args.train_levels)
+    elif args.real_backing:
+        real_backing_table(args.model, args.real_backing)
     else:
         level_table(args.model, args.valid)
 
