@@ -19,51 +19,50 @@ import argparse
 import numpy as np
 import torch
 
-from musicsep import SAMPLE_RATE, SOURCES
+from musicsep import SAMPLE_RATE
 from musicsep.separators.unet import UNetSeparator
 from musicsep.train import global_sdr, read_song_stems, song_folders
 
 GAINS_DB = (-18, -12, -6, 0, 6)
 
 
-def level_table(model: str | None, valid: str) -> None:
+def scores_at_levels(model: str | None, songs, gains_db) -> None:
+    """Print the quick global SDR of each reference of ``songs`` (dicts name -> array, summed into
+    the mixture) with the mixture scaled by each of ``gains_db``, the level range off and on. A
+    reference that is not a stem ("accompaniment") is scored against drums + bass + other."""
     separators = {mode: UNetSeparator(model, level_normalisation=mode == "on") for mode in ("off", "on")}
     scores: dict[tuple[str, int], list[list[float]]] = {}
-    for song in song_folders(valid):
-        stems = read_song_stems(song)
-        n = min(30 * SAMPLE_RATE, min(len(v) for v in stems.values()))
-        ref = {k: v[:n] for k, v in stems.items()}
+    names: list[str] = []
+    for ref in songs:
+        names = list(ref)
         mixture = sum(ref.values())
         for mode, separator in separators.items():
-            for db in GAINS_DB:
+            for db in gains_db:
                 gain = np.float32(10 ** (db / 20))
                 out = separator.separate(mixture * gain, SAMPLE_RATE)
-                sdr = [global_sdr(ref[k] * gain, out[k]) for k in SOURCES]
+                out["accompaniment"] = out["drums"] + out["bass"] + out["other"]
+                sdr = [global_sdr(ref[k] * gain, out[k]) for k in names]
                 scores.setdefault((mode, db), []).append([np.nan if x is None else x for x in sdr])
     for (mode, db), rows in scores.items():
         mean = np.nanmean(np.array(rows), axis=0)
         print(f"level range {mode:3s}  gain {db:+3d} dB: "
-              + " ".join(f"{k} {v:.2f}" for k, v in zip(SOURCES, mean)) + f"  avg {mean.mean():.3f}")
+              + " ".join(f"{k} {v:.2f}" for k, v in zip(names, mean)) + f"  avg {mean.mean():.3f}")
 
 
-def real_backing_table(model: str | None, probe: str) -> None:
-    separators = {mode: UNetSeparator(model, level_normalisation=mode == "on") for mode in ("off", "on")}
-    scores: dict[tuple[str, int], list[list[float]]] = {}
+def valid_songs(valid: str):
+    """The first 30 s of each valid song's stems."""
+    for song in song_folders(valid):
+        stems = read_song_stems(song)
+        n = min(30 * SAMPLE_RATE, min(len(v) for v in stems.values()))
+        yield {k: v[:n] for k, v in stems.items()}
+
+
+def real_backing_songs(probe: str):
+    """Each probe song's voice and record."""
     for song in song_folders(probe):
         stems = read_song_stems(song, ("vocals", "accompaniment"))
         n = min(len(v) for v in stems.values())
-        vocals, accompaniment = stems["vocals"][:n], stems["accompaniment"][:n]
-        for mode, separator in separators.items():
-            for db in (-12, 0):
-                gain = np.float32(10 ** (db / 20))
-                out = separator.separate((vocals + accompaniment) * gain, SAMPLE_RATE)
-                rest = out["drums"] + out["bass"] + out["other"]
-                sdr = [global_sdr(vocals * gain, out["vocals"]), global_sdr(accompaniment * gain, rest)]
-                scores.setdefault((mode, db), []).append([np.nan if x is None else x for x in sdr])
-    for (mode, db), rows in scores.items():
-        mean = np.nanmean(np.array(rows), axis=0)
-        print(f"level range {mode:3s}  gain {db:+3d} dB: vocals {mean[0]:.2f} accompaniment {mean[1]:.2f}"
-              f"  avg {mean.mean():.3f}")
+        yield {k: v[:n] for k, v in stems.items()}
 
 
 def training_levels(roots: list[str]) -> None:
@@ -91,9 +90,9 @@ def main() -> None:
     if args.train_levels:
         training_levels(args.train_levels)
     elif args.real_backing:
-        real_backing_table(args.model, args.real_backing)
+        scores_at_levels(args.model, real_backing_songs(args.real_backing), (-12, 0))
     else:
-        level_table(args.model, args.valid)
+        scores_at_levels(args.model, valid_songs(args.valid), GAINS_DB)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,16 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, timeout=300)
 
 
+def page_faults_by_mode(script: str, modes=("default", "keep")) -> dict[str, int]:
+    """Run ``python -c script MODE`` in a fresh process for each mode; the script prints its count of
+    minor page faults last (glibc's malloc settings are per process, so each mode needs its own)."""
+    faults = {}
+    for mode in modes:
+        out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        faults[mode] = int(out.stdout.split()[-1])
+    return faults
+
+
 @pytest.fixture(scope="session")
 def page_server(tmp_path_factory):
     """One ``streamlit run app.py`` for all the browser tests (tests/test_app_browser.py and

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import make_stems
+from conftest import make_stems, page_faults_by_mode
 
 from musicsep import SAMPLE_RATE, SOURCES
 from musicsep.errors import UserError
@@ -116,10 +115,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_fresh_pages_in():
-    faults = {}
-    for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, mode], capture_output=True, text=True, check=True)
-        faults[mode] = int(out.stdout.split()[-1])
+    faults = page_faults_by_mode(FAULTS_PER_STEP)
     assert faults["keep"] * 3 < faults["default"], faults
 
 

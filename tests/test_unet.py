@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import page_faults_by_mode
 from musicsep import SOURCES
 from musicsep.data import augment
 from musicsep.errors import UserError
@@ -70,10 +70,8 @@ def masked_stems(model: UNet, mixture: np.ndarray, wiener_iterations: int) -> np
     training range of levels, the top bins taking the mean mask of the highest modelled ones, an optional
     Wiener filter on the unscaled spectrogram, the inverse STFT."""
     spec = stft(mixture, model.n_fft, model.hop_length)
-    rms = np.sqrt(np.mean(np.square(mixture, dtype=np.float64)))
-    level = np.clip(rms, *LEVEL_RANGE) / rms
     with torch.no_grad():
-        masks = model(torch.from_numpy(np.abs(spec[:, :model.max_bin]) * np.float32(level))[None])[0].numpy()
+        masks = model(torch.from_numpy(np.abs(spec[:, :model.max_bin]) * np.float32(input_gain(mixture)))[None])[0].numpy()
     top = masks[:, :, -EXTEND_BINS:].mean(axis=2, keepdims=True)
     full = np.concatenate([masks, np.repeat(top, spec.shape[1] - model.max_bin, axis=2)], axis=2)
     estimates = wiener(spec, full * np.abs(spec), wiener_iterations, power=1.0) if wiener_iterations else full * spec
@@ -400,8 +398,5 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_separation_reuses_freed_memory_instead_of_faulting_fresh_pages_in():
-    faults = {}
-    for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", SEPARATION_FAULTS, mode], capture_output=True, text=True, check=True)
-        faults[mode] = int(out.stdout.split()[-1])
+    faults = page_faults_by_mode(SEPARATION_FAULTS)
     assert faults["keep"] * 3 < faults["default"], faults
