@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 24 under checkpoints/step24/RULE.txt: candidates A (the run's checkpoint) and B (mean of A and step 13).
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/../.."  # the repository root
 PY=.venv/bin/python
 A=runs/unet28/best_model.pth
 B=runs/judge24/mean.pth

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 24, after B failed part 1 (sung mean 6.259 < 6.278): A's sung splits, then Sinsy's valid songs (report only).
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/../.."  # the repository root
 PY=.venv/bin/python
 A=runs/unet28/best_model.pth
 score() { nice -n 19 $PY benchmarks/select_unet.py $1 --valid data/$2/valid --threads 1 --json checkpoints/step24/scores/$3_$2.json > runs/judge24/$3_$2.log 2>&1; echo "$3 $2 done $(date +%T)"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 25 under checkpoints/step25/RULE.txt: sung splits of B (mean of A and step 13), then of A.
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/../.."  # the repository root
 PY=.venv/bin/python
 A=runs/unet29/best_model.pth
 B=runs/judge25/mean.pth
