@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Step 26 (checkpoints/step26/RULE.txt); extra arguments (e.g. --resume) are passed on.
 cd "$(dirname "$0")/../.."  # the repository root
-export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=268435456
 exec nice -n 10 .venv/bin/python -m musicsep.train --synthetic data/synth_v4 data/synth_v5 data/synth_v6 \
     data/spoken_v6s1 data/psola_v6s3 data/sinsy_v6s4 --records data/records_v6 --records-proba 0.1 \
     --valid data/synth_v4 data/synth_v5 data/synth_v6 data/psola_v6 --val-seconds 30 \
