@@ -1,0 +1,95 @@
+"""Judge a candidate U-Net against the shipped one under a rule written down before any score.
+
+    .venv/bin/python benchmarks/judge.py checkpoints/step27/rule.json [--jobs 2]
+
+The rule (JSON) names the two models, the valid splits and the parts that must all hold:
+
+    {"candidate": "checkpoints/step26/best.pth", "incumbent": "best_model.pth",
+     "splits": {"v4": "data/synth_v4f11/valid", ...},
+     "parts": [{"stat": "avg", "margin": 0.0, "strict": true}, {"stat": "vocals", "margin": -0.1}]}
+
+Each model is scored on each split with ``benchmarks/select_unet.py --threads 1`` (museval SDR, the
+median over songs per stem), ``--jobs`` of them at once; scores already in the rule's folder
+(``scores/`` beside the rule) are kept, so an interrupted judgement resumes. A part compares the mean
+over the splits of one statistic ("avg" or a stem): the candidate passes it when its mean minus the
+incumbent's is at least ``margin`` (greater than it with ``"strict": true``). The verdict, with every
+score and each model file's SHA-256, goes to ``scores/verdict.json``; the exit status is 0 either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = ("candidate", "incumbent")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def score_file(scores: Path, role: str, split: str) -> Path:
+    return scores / f"{role}_{split}.json"
+
+
+def run_score(model: Path, valid: Path, out: Path) -> None:
+    """One select_unet.py run; its log sits beside its scores."""
+    if out.exists():
+        return
+    with open(out.with_suffix(".log"), "w") as log:
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/select_unet.py"), str(model), "--valid", str(valid),
+                        "--threads", "1", "--json", str(out)], stdout=log, stderr=subprocess.STDOUT, check=True)
+    print(f"scored {out.name}", flush=True)
+
+
+def sdr_of(out: Path) -> dict[str, float]:
+    (scores,) = json.loads(out.read_text())["scores"].values()
+    return scores["SDR"]
+
+
+def verdict(rule: dict, sdr: dict[str, dict[str, dict[str, float]]]) -> dict:
+    """Each part's means and whether the candidate passes it; ``ships`` iff every part passes."""
+    parts = []
+    for part in rule["parts"]:
+        mean = {role: sum(sdr[role][s][part["stat"]] for s in rule["splits"]) / len(rule["splits"]) for role in ROLES}
+        gap = mean["candidate"] - mean["incumbent"]
+        passed = gap > part["margin"] if part.get("strict") else gap >= part["margin"]
+        parts.append({**part, "candidate": round(mean["candidate"], 3), "incumbent": round(mean["incumbent"], 3),
+                      "gap": round(gap, 3), "passes": bool(passed)})
+    return {"parts": parts, "ships": all(p["passes"] for p in parts)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rule", type=Path)
+    parser.add_argument("--jobs", type=int, default=2, help="select_unet.py runs at once (one thread each)")
+    args = parser.parse_args()
+    rule = json.loads(args.rule.read_text())
+    scores = args.rule.parent / "scores"
+    scores.mkdir(exist_ok=True)
+    models = {role: ROOT / rule[role] for role in ROLES}
+    jobs = [(models[role], ROOT / valid, score_file(scores, role, split))
+            for split, valid in rule["splits"].items() for role in ROLES]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda job: run_score(*job), jobs))
+    sdr = {role: {split: sdr_of(score_file(scores, role, split)) for split in rule["splits"]} for role in ROLES}
+    result = {"rule": str(args.rule), "models": {role: {"path": rule[role], "sha256": sha256(models[role])}
+                                                 for role in ROLES},
+              "SDR": sdr, **verdict(rule, sdr)}
+    (scores / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
+    for part in result["parts"]:
+        print(f"{part['stat']:>7}: candidate {part['candidate']:.3f}, incumbent {part['incumbent']:.3f}, "
+              f"gap {part['gap']:+.3f} (needs {'>' if part.get('strict') else '>='} {part['margin']:+.2f}): "
+              f"{'passes' if part['passes'] else 'FAILS'}")
+    print("ships" if result["ships"] else "does not ship")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
