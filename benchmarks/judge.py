@@ -6,11 +6,13 @@ The rule (JSON) names the two models, the valid splits and the parts that must a
 
     {"candidate": "checkpoints/step26/best.pth", "incumbent": "best_model.pth",
      "splits": {"v4": "data/synth_v4f11/valid", ...},
-     "parts": [{"stat": "avg", "margin": 0.0, "strict": true}, {"stat": "vocals", "margin": -0.1}]}
+     "parts": [{"stat": "avg", "margin": 0.0, "strict": true}, {"stat": "vocals", "margin": -0.1}],
+     "reuse": ["checkpoints/step27/scores"]}
 
 Each model is scored on each split with ``benchmarks/select_unet.py --threads 1`` (museval SDR, the
 median over songs per stem), ``--jobs`` of them at once; scores already in the rule's folder
-(``scores/`` beside the rule) are kept, so an interrupted judgement resumes. A part compares the mean
+(``scores/`` beside the rule) are kept, so an interrupted judgement resumes, and so are those of an
+earlier verdict in a ``reuse`` folder for the same model file (SHA-256) on the same split. A part compares the mean
 over the splits of one statistic ("avg" or a stem): the candidate passes it when its mean minus the
 incumbent's is at least ``margin`` (greater than it with ``"strict": true``). The verdict, with every
 score and each model file's SHA-256, goes to ``scores/verdict.json``; the exit status is 0 either way.
@@ -36,6 +38,20 @@ def sha256(path: Path) -> str:
 
 def score_file(scores: Path, role: str, split: str) -> Path:
     return scores / f"{role}_{split}.json"
+
+
+def reuse_scores(rule: dict, digests: dict[str, str], scores: Path) -> None:
+    """Copy an earlier verdict's scores of the same model bytes on the same valid folder."""
+    for folder in rule.get("reuse", []):
+        earlier = json.loads((ROOT / folder / "verdict.json").read_text())
+        for role, digest in digests.items():
+            for old_role in (r for r, m in earlier["models"].items() if m["sha256"] == digest):
+                for split, valid in rule["splits"].items():
+                    for old_split in (n for n, path in earlier["splits"].items() if path == valid):
+                        source, target = score_file(ROOT / folder, old_role, old_split), score_file(scores, role, split)
+                        if not target.exists():
+                            target.write_text(source.read_text())
+                            print(f"reused {source} as {target.name}")
 
 
 def run_score(model: Path, valid: Path, out: Path) -> None:
@@ -74,13 +90,15 @@ def main() -> int:
     scores = args.rule.parent / "scores"
     scores.mkdir(exist_ok=True)
     models = {role: ROOT / rule[role] for role in ROLES}
+    digests = {role: sha256(model) for role, model in models.items()}
+    reuse_scores(rule, digests, scores)
     jobs = [(models[role], ROOT / valid, score_file(scores, role, split))
             for split, valid in rule["splits"].items() for role in ROLES]
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda job: run_score(*job), jobs))
     sdr = {role: {split: sdr_of(score_file(scores, role, split)) for split in rule["splits"]} for role in ROLES}
-    result = {"rule": str(args.rule), "models": {role: {"path": rule[role], "sha256": sha256(models[role])}
-                                                 for role in ROLES},
+    result = {"rule": str(args.rule), "splits": rule["splits"],
+              "models": {role: {"path": rule[role], "sha256": digests[role]} for role in ROLES},
               "SDR": sdr, **verdict(rule, sdr)}
     (scores / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
     for part in result["parts"]:

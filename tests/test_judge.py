@@ -26,3 +26,25 @@ def test_a_tie_fails_a_strict_part_and_one_failed_part_stops_shipping():
     assert [p["passes"] for p in tie["parts"]] == [False, True] and not tie["ships"]
     stem = verdict(RULE, {"candidate": sdr(7.0, 7.0, 4.8, 4.8), "incumbent": sdr(6.0, 6.0, 5.0, 5.0)})
     assert [p["passes"] for p in stem["parts"]] == [True, False] and not stem["ships"]
+
+
+def test_scores_of_the_same_model_bytes_on_the_same_folder_are_reused(tmp_path):
+    import json
+
+    from judge import reuse_scores, score_file
+
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "verdict.json").write_text(json.dumps({
+        "splits": {"v6": "data/a/valid", "v5": "data/b/valid"},
+        "models": {"candidate": {"sha256": "new"}, "incumbent": {"sha256": "shipped"}}}))
+    for role in ("candidate", "incumbent"):
+        for split in ("v6", "v5"):
+            score_file(earlier, role, split).write_text(f"{role} {split}")
+    now = tmp_path / "now"
+    now.mkdir()
+    rule = {"splits": {"six": "data/a/valid", "other": "data/c/valid"}, "reuse": [str(earlier)]}
+    reuse_scores(rule, {"candidate": "newer", "incumbent": "shipped"}, now)
+    assert score_file(now, "incumbent", "six").read_text() == "incumbent v6"  # same bytes, same folder
+    assert not score_file(now, "incumbent", "other").exists()  # a folder the earlier verdict never scored
+    assert not score_file(now, "candidate", "six").exists()  # other bytes
