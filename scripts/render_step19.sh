@@ -7,33 +7,19 @@
 # checkout's virtual environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-PY=$ROOT/.venv/bin/python
-
-synth_in() {  # synth_in CHECKOUT OUT TRACKS SEED SPLIT [SINGER]: the generator of that checkout
-  [ -d "$ROOT/$2/$5" ] && return
-  (cd "$1" && "$PY" -c "import sys; from musicsep.cli import main; sys.exit(main())" \
-    synth --out "$ROOT/$2" --tracks "$3" --seconds 30 --seed "$4" --split "$5" ${6:+--singer "$6"})
-}
-synth() { synth_in "$ROOT" "$@"; }  # synth OUT TRACKS SEED SPLIT [SINGER]
-synth_at() {  # synth_at COMMIT OUT TRACKS SPLIT: an older commit's generator, seed 0
-  local wt=$ROOT/../musicsep-$1
-  [ -d "$wt" ] || git worktree add -f "$wt" "$1" >/dev/null
-  synth_in "$wt" "$2" "$3" 0 "$4"
-}
-step() { [ -d "$1" ] || "$PY" -m "${@:2}"; }
+source scripts/render_lib.sh
 
 # Training songs
-synth_at 613d1ad data/synth_v4 160 train
-synth_at 0353ac9 data/synth_v5 160 train
+synth_at 613d1ad data/synth_v4 160 0 train
+synth_at 0353ac9 data/synth_v5 160 0 train
 synth data/synth_v6 260 0 train
 synth data/synth_v6s1 80 1 train
 step data/spoken_v6s1/train musicsep.data.synth.spoken data/synth_v6s1/train data/spoken_v6s1/train --seed 1 --train --songs 80
 synth data/psola_v6s3 80 3 train psola
 step data/records_v6/train musicsep.data.records data/synth_v6/train --out data/records_v6/train --seed 1 --train --songs 100
 # Validation songs (the run's own choice of epoch) and the rule's probes
-synth_at 613d1ad data/synth_v4 16 valid
-synth_at 0353ac9 data/synth_v5 16 valid
+synth_at 613d1ad data/synth_v4 16 0 valid
+synth_at 0353ac9 data/synth_v5 16 0 valid
 synth data/synth_v6 16 0 valid
 synth data/psola_v6 16 0 valid psola
 step data/spoken_v6/valid musicsep.data.synth.spoken data/synth_v6/valid data/spoken_v6/valid --seed 0
