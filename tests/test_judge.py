@@ -48,3 +48,16 @@ def test_scores_of_the_same_model_bytes_on_the_same_folder_are_reused(tmp_path):
     assert score_file(now, "incumbent", "six").read_text() == "incumbent v6"  # same bytes, same folder
     assert not score_file(now, "incumbent", "other").exists()  # a folder the earlier verdict never scored
     assert not score_file(now, "candidate", "six").exists()  # other bytes
+
+
+def test_a_probe_part_reads_that_probe_alone_and_lower_can_be_better():
+    rule = {"splits": {"a": ""}, "probes": {"records": ""},
+            "parts": [{"probe": "records", "stat": "false_vocals_db", "margin": -1.0, "lower_is_better": True}]}
+
+    def stats(split_avg, false_vocals):
+        return {"a": {"avg": split_avg}, "records": {"false_vocals_db": false_vocals}}
+
+    quieter = verdict(rule, {"candidate": stats(0.0, -25.0), "incumbent": stats(9.0, -16.0)})
+    assert quieter["parts"][0]["gap"] == 9.0 and quieter["ships"]
+    louder = verdict(rule, {"candidate": stats(9.0, -14.5), "incumbent": stats(0.0, -16.0)})
+    assert louder["parts"][0]["gap"] == -1.5 and not louder["ships"]
