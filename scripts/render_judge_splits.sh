@@ -2,7 +2,7 @@
 # Renders, from seed 11, the fresh valid songs that U-Net candidates are judged on since step 27
 # (docs/unet.md, "Step 27"): 32 songs of 30 s from each sung generator version (v4 and v5 from their
 # commits) and, reported beside them, 32 each sung by the PSOLA and Sinsy singers. No training run
-# reads them. About 15 minutes for the sung sets and 15 for the voices on 2 cores (2026-12-07).
+# reads them. About 12 minutes for the sung sets and 8 for the voices on 2 cores (2026-12-07).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/render_lib.sh
