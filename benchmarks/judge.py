@@ -25,7 +25,6 @@ score and each model file's SHA-256, goes to ``scores/verdict.json``; the exit s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -33,13 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from musicsep.export import file_sha256  # noqa: E402
+
 ROLES = ("candidate", "incumbent")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 KINDS = {"splits": "select_unet.py", "probes": "real_backing_probe.py"}  # rule key: the script that scores it
 
 
@@ -56,14 +53,14 @@ def reuse_scores(rule: dict, digests: dict[str, str], scores: Path) -> None:
     """Copy an earlier verdict's scores of the same model bytes on the same folder."""
     for folder in rule.get("reuse", []):
         earlier = json.loads((ROOT / folder / "verdict.json").read_text())
+        known = {(model["sha256"], found): score_file(ROOT / folder, role, name)
+                 for role, model in earlier["models"].items() for name, found in sets_of(earlier).items()}
         for role, digest in digests.items():
-            for old_role in (r for r, m in earlier["models"].items() if m["sha256"] == digest):
-                for name, found in sets_of(rule).items():
-                    for old_name in (n for n, old in sets_of(earlier).items() if old == found):
-                        source, target = score_file(ROOT / folder, old_role, old_name), score_file(scores, role, name)
-                        if not target.exists():
-                            target.write_text(source.read_text())
-                            print(f"reused {source} as {target.name}")
+            for name, found in sets_of(rule).items():
+                source, target = known.get((digest, found)), score_file(scores, role, name)
+                if source is not None and not target.exists():
+                    target.write_text(source.read_text())
+                    print(f"reused {source} as {target.name}")
 
 
 def run_score(model: Path, kind: str, folder: Path, out: Path) -> None:
@@ -104,20 +101,21 @@ def main() -> int:
     scores = args.rule.parent / "scores"
     scores.mkdir(exist_ok=True)
     models = {role: ROOT / rule[role] for role in ROLES}
-    digests = {role: sha256(model) for role, model in models.items()}
+    digests = {role: file_sha256(model) for role, model in models.items()}
     reuse_scores(rule, digests, scores)
+    sets = sets_of(rule)
     jobs = [(models[role], kind, ROOT / folder, score_file(scores, role, name))
-            for name, (kind, folder) in sets_of(rule).items() for role in ROLES]
+            for name, (kind, folder) in sets.items() for role in ROLES]
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda job: run_score(*job), jobs))
-    stats = {role: {name: stats_of(score_file(scores, role, name)) for name in sets_of(rule)} for role in ROLES}
+    stats = {role: {name: stats_of(score_file(scores, role, name)) for name in sets} for role in ROLES}
     result = {"rule": str(args.rule), **{kind: rule.get(kind, {}) for kind in KINDS},
               "models": {role: {"path": rule[role], "sha256": digests[role]} for role in ROLES},
               "stats": stats, **verdict(rule, stats)}
     (scores / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
     for part in result["parts"]:
-        print(f"{part.get('probe', 'splits')} {part['stat']:>7}: candidate {part['candidate']:.3f}, incumbent {part['incumbent']:.3f}, "
-              f"gap {part['gap']:+.3f} (needs {'>' if part.get('strict') else '>='} {part['margin']:+.2f}): "
+        print(f"{part.get('probe', 'splits')} {part['stat']:>7}: candidate {part['candidate']:.3f}, "
+              f"incumbent {part['incumbent']:.3f}, gap {part['gap']:+.3f} (needs {'>' if part.get('strict') else '>='} {part['margin']:+.2f}): "
               f"{'passes' if part['passes'] else 'FAILS'}")
     print("ships" if result["ships"] else "does not ship")
     return 0
