@@ -15,7 +15,8 @@ Each model is scored on each split with ``benchmarks/select_unet.py --threads 1`
 median over songs per stem) and on each probe with ``benchmarks/real_backing_probe.py --threads 1``
 (vocals and accompaniment SDR, their avg, false_vocals_db), ``--jobs`` of them at once; scores already in the rule's folder
 (``scores/`` beside the rule) are kept, so an interrupted judgement resumes, and so are those of an
-earlier verdict in a ``reuse`` folder for the same model file (SHA-256) on the same folder. A part
+earlier verdict in a ``reuse`` folder for the same model file (SHA-256) on the same folder with the
+same contents (a SHA-256 over its files, kept in the verdict: a folder rendered again is scored again). A part
 compares the mean over the splits of one statistic ("avg" or a stem), or with ``probe`` that probe's
 statistic: the candidate passes when its gap (candidate minus incumbent; the other way round with
 ``"lower_is_better": true``) is at least ``margin`` (greater than it with ``"strict": true``). The verdict, with every
@@ -25,6 +26,7 @@ score and each model file's SHA-256, goes to ``scores/verdict.json``; the exit s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -49,15 +51,30 @@ def sets_of(rule: dict) -> dict[str, tuple[str, str]]:
     return {name: (kind, folder) for kind in KINDS for name, folder in rule.get(kind, {}).items()}
 
 
-def reuse_scores(rule: dict, digests: dict[str, str], scores: Path) -> None:
-    """Copy an earlier verdict's scores of the same model bytes on the same folder."""
+def folder_sha256(folder: Path) -> str:
+    """SHA-256 over every file of a folder (relative names and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def reuse_scores(rule: dict, digests: dict[str, str], folders: dict[str, str], scores: Path) -> None:
+    """Copy an earlier verdict's scores of the same model bytes on the same folder with the same contents."""
     for folder in rule.get("reuse", []):
         earlier = json.loads((ROOT / folder / "verdict.json").read_text())
-        known = {(model["sha256"], found): score_file(ROOT / folder, role, name)
-                 for role, model in earlier["models"].items() for name, found in sets_of(earlier).items()}
+        if "folders" not in earlier:
+            print(f"{folder}: its verdict holds no folder digests; nothing reused")
+            continue
+        known = {(model["sha256"], kind, found, earlier["folders"][found]): score_file(ROOT / folder, role, name)
+                 for role, model in earlier["models"].items() for name, (kind, found) in sets_of(earlier).items()}
         for role, digest in digests.items():
-            for name, found in sets_of(rule).items():
-                source, target = known.get((digest, found)), score_file(scores, role, name)
+            for name, (kind, found) in sets_of(rule).items():
+                source = known.get((digest, kind, found, folders[found]))
+                target = score_file(scores, role, name)
                 if source is not None and not target.exists():
                     target.write_text(source.read_text())
                     print(f"reused {source} as {target.name}")
@@ -102,7 +119,8 @@ def main() -> int:
     scores.mkdir(exist_ok=True)
     models = {role: ROOT / rule[role] for role in ROLES}
     digests = {role: file_sha256(model) for role, model in models.items()}
-    reuse_scores(rule, digests, scores)
+    folders = {found: folder_sha256(ROOT / found) for _, found in sets_of(rule).values()}
+    reuse_scores(rule, digests, folders, scores)
     sets = sets_of(rule)
     jobs = [(models[role], kind, ROOT / folder, score_file(scores, role, name))
             for name, (kind, folder) in sets.items() for role in ROLES]
@@ -110,7 +128,7 @@ def main() -> int:
         list(pool.map(lambda job: run_score(*job), jobs))
     stats = {role: {name: stats_of(score_file(scores, role, name)) for name in sets} for role in ROLES}
     result = {"rule": str(args.rule), **{kind: rule.get(kind, {}) for kind in KINDS},
-              "models": {role: {"path": rule[role], "sha256": digests[role]} for role in ROLES},
+              "models": {role: {"path": rule[role], "sha256": digests[role]} for role in ROLES}, "folders": folders,
               "stats": stats, **verdict(rule, stats)}
     (scores / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
     for part in result["parts"]:

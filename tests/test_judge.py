@@ -28,26 +28,51 @@ def test_a_tie_fails_a_strict_part_and_one_failed_part_stops_shipping():
     assert [p["passes"] for p in stem["parts"]] == [True, False] and not stem["ships"]
 
 
-def test_scores_of_the_same_model_bytes_on_the_same_folder_are_reused(tmp_path):
+def test_scores_of_the_same_model_bytes_on_the_same_folder_contents_are_reused(tmp_path):
     import json
 
     from judge import reuse_scores, score_file
 
     earlier = tmp_path / "earlier"
     earlier.mkdir()
-    (earlier / "verdict.json").write_text(json.dumps({
-        "splits": {"v6": "data/a/valid", "v5": "data/b/valid"},
-        "models": {"candidate": {"sha256": "new"}, "incumbent": {"sha256": "shipped"}}}))
+    verdict_of_then = {"splits": {"v6": "data/a/valid", "v5": "data/b/valid", "v4": "data/d/valid"},
+                       "folders": {"data/a/valid": "A", "data/b/valid": "B", "data/d/valid": "D"},
+                       "models": {"candidate": {"sha256": "new"}, "incumbent": {"sha256": "shipped"}}}
+    (earlier / "verdict.json").write_text(json.dumps(verdict_of_then))
     for role in ("candidate", "incumbent"):
-        for split in ("v6", "v5"):
+        for split in ("v6", "v5", "v4"):
             score_file(earlier, role, split).write_text(f"{role} {split}")
     now = tmp_path / "now"
     now.mkdir()
-    rule = {"splits": {"six": "data/a/valid", "other": "data/c/valid"}, "reuse": [str(earlier)]}
-    reuse_scores(rule, {"candidate": "newer", "incumbent": "shipped"}, now)
+    rule = {"splits": {"six": "data/a/valid", "other": "data/c/valid", "four": "data/d/valid"},
+            "reuse": [str(earlier)]}
+    folders = {"data/a/valid": "A", "data/c/valid": "C", "data/d/valid": "D rendered again"}
+    reuse_scores(rule, {"candidate": "newer", "incumbent": "shipped"}, folders, now)
     assert score_file(now, "incumbent", "six").read_text() == "incumbent v6"  # same bytes, same folder
     assert not score_file(now, "incumbent", "other").exists()  # a folder the earlier verdict never scored
-    assert not score_file(now, "candidate", "six").exists()  # other bytes
+    assert not score_file(now, "incumbent", "four").exists()  # same folder, other contents
+    assert not score_file(now, "candidate", "six").exists()  # other model bytes
+
+    del verdict_of_then["folders"]  # a verdict that cannot show what its folders held is not reused
+    (earlier / "verdict.json").write_text(json.dumps(verdict_of_then))
+    later = tmp_path / "later"
+    later.mkdir()
+    reuse_scores(rule, {"candidate": "newer", "incumbent": "shipped"}, folders, later)
+    assert not list(later.iterdir())
+
+
+def test_a_folder_digest_changes_with_any_file_bytes_or_name(tmp_path):
+    from judge import folder_sha256
+
+    (tmp_path / "song").mkdir()
+    (tmp_path / "song" / "vocals.wav").write_bytes(b"abc")
+    first = folder_sha256(tmp_path)
+    assert folder_sha256(tmp_path) == first
+    (tmp_path / "song" / "vocals.wav").write_bytes(b"abd")
+    assert folder_sha256(tmp_path) != first
+    (tmp_path / "song" / "vocals.wav").write_bytes(b"abc")
+    (tmp_path / "song" / "vocals.wav").rename(tmp_path / "song" / "drums.wav")
+    assert folder_sha256(tmp_path) != first
 
 
 def test_a_probe_part_reads_that_probe_alone_and_lower_can_be_better():
