@@ -52,14 +52,10 @@ def sets_of(rule: dict) -> dict[str, tuple[str, str]]:
 
 
 def folder_sha256(folder: Path) -> str:
-    """SHA-256 over every file of a folder (relative names and bytes, in name order)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 over every file of a folder: its relative name and its bytes' SHA-256, in name order."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    listing = "".join(f"{path.relative_to(folder)}\0{file_sha256(path)}\n" for path in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def reuse_scores(rule: dict, digests: dict[str, str], folders: dict[str, str], scores: Path) -> None:
@@ -119,9 +115,9 @@ def main() -> int:
     scores.mkdir(exist_ok=True)
     models = {role: ROOT / rule[role] for role in ROLES}
     digests = {role: file_sha256(model) for role, model in models.items()}
-    folders = {found: folder_sha256(ROOT / found) for _, found in sets_of(rule).values()}
-    reuse_scores(rule, digests, folders, scores)
     sets = sets_of(rule)
+    folders = {found: folder_sha256(ROOT / found) for _, found in sets.values()}
+    reuse_scores(rule, digests, folders, scores)
     jobs = [(models[role], kind, ROOT / folder, score_file(scores, role, name))
             for name, (kind, folder) in sets.items() for role in ROLES]
     with ThreadPoolExecutor(args.jobs) as pool:
