@@ -20,8 +20,8 @@ accompaniment are known, the loss compares the vocals and the sum of drums, bass
 
 Each step draws random excerpts (``--seq-seconds`` plus the slack that :class:`Repitch` and
 :class:`Shift` consume) and applies the augmentations of :mod:`musicsep.data.augment` (repitch,
-shift, channel swap, sign flip, random EQ, gain, remix across songs), which keep mixture == sum of
-stems; then, with ``--codec-proba``, :class:`LossyCodec` damages some mixtures (not their stems)
+shift, channel swap, sign flip, with ``--effects-proba`` drive, chorus, reverb and stereo width per
+stem, random EQ, gain, remix across songs), which keep mixture == sum of stems; then, with ``--codec-proba``, :class:`LossyCodec` damages some mixtures (not their stems)
 the way mp3 and AAC coding does.
 
 Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
@@ -433,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--repitch", type=number(float, 0.0, 12.0), default=2.0, metavar="SEMITONES",
                    help="speed/pitch change per stem up to +-SEMITONES (0 = off)")
     t.add_argument("--repitch-proba", type=number(float, 0.0, 1.0), default=0.5, help="chance a stem is repitched")
+    t.add_argument("--effects-proba", type=number(float, 0.0, 1.0), default=0.0,
+                   help="share of stems given drive, reverb and stereo width (chorus: 2/3 of it); 0 = off")
     t.add_argument("--records-proba", type=number(float, 0.0, 1.0), default=0.25,
                    help="chance a batch is drawn from the --records songs")
     t.add_argument("--codec-proba", type=number(float, 0.0, 1.0), default=0.0,
@@ -569,7 +571,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(args.seed + self.state["step"])
         max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
         self.augment = None if args.no_augment else default_augmentation(
-            max_shift, args.remix_proba, args.eq_db, args.repitch, args.repitch_proba)
+            max_shift, args.remix_proba, args.eq_db, args.repitch, args.repitch_proba, args.effects_proba)
         self.codec = LossyCodec(args.codec_proba) if args.codec_proba > 0 and not args.no_augment else None
         self.excerpt = input_length(self.augment, int(args.seq_seconds * SAMPLE_RATE))  # drawn so that seq remain
         self.steps_per_epoch = max(1, math.ceil(len(self.train_set) * args.samples_per_track / args.batch_size))

@@ -236,7 +236,7 @@ def test_every_option_keeps_its_default():
         "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
         "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "sdr_weight": 0.0,
         "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
-        "repitch_proba": 0.5, "records_proba": 0.25, "codec_proba": 0.0, "no_augment": False, "val_seconds": 10.0, "seed": 0,
+        "repitch_proba": 0.5, "effects_proba": 0.0, "records_proba": 0.25, "codec_proba": 0.0, "no_augment": False, "val_seconds": 10.0, "seed": 0,
         "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
         "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "snapshots": False, "init": None, "device": "cpu",
         "bf16": False, "threads": 0, "no_wiener_search": False,

@@ -201,6 +201,57 @@ def test_repitch_moves_a_tone_by_at_most_its_range_and_keeps_length_exact():
     torch.testing.assert_close(unchanged, stems[..., : unchanged.shape[-1]])
 
 
+def _tone_stems(batch: int = 8, seconds: float = 1.0) -> torch.Tensor:
+    """``(batch, 4, 2, samples)``: a 441 Hz tone, the same in both channels, in every stem."""
+    t = torch.arange(int(seconds * 44100)) / 44100
+    return (0.3 * torch.sin(2 * torch.pi * 441 * t)).repeat(batch, 4, 2, 1)
+
+
+def test_saturate_adds_harmonics_and_keeps_the_peak():
+    stems = _tone_stems()
+    out = augment.Saturate(24.0, proba=1.0).stems(stems, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.abs().amax(-1), stems.abs().amax(-1))
+    spectrum = torch.fft.rfft(out, dim=-1).abs()  # 1 s: bin k is k Hz
+    third = spectrum[..., 3 * 441] / spectrum[..., 441]
+    assert third.max() > 0.05 and third.std() > 0.01  # odd harmonics appear, more with more drive
+    torch.testing.assert_close(augment.Saturate(24.0, proba=0.0).stems(stems), stems)
+
+
+def test_reverb_adds_a_decaying_tail_after_the_sound_stops():
+    stems = _tone_stems(4)
+    stems[..., 22050:] = 0  # half a second of tone, then silence
+    out = augment.Reverb(rt60=(1.0, 1.0), wet_db=(-6.0, -6.0), proba=1.0).stems(stems, torch.Generator().manual_seed(0))
+    tail = out[..., 22050 + 441:].square().mean(-1).sqrt()
+    late = out[..., 22050 + 22050 - 4410:].square().mean(-1).sqrt()
+    assert (tail > 1e-3).all() and (late < tail).all()  # a tail, and it dies away
+    torch.testing.assert_close(out[..., :100], stems[..., :100], atol=0.05, rtol=0)  # the dry sound leads
+    assert not torch.allclose(out[:, :, 0, 22050:], out[:, :, 1, 22050:])  # a diffuse tail: the channels differ
+
+
+def test_chorus_adds_a_delayed_copy_and_width_scales_only_the_side():
+    clicks = torch.zeros(4, 4, 2, 44100)
+    clicks[..., 22050] = 1.0
+    echo = augment.Chorus(proba=1.0).stems(clicks, torch.Generator().manual_seed(1)) - clicks
+    lag = echo.abs().argmax(-1) - 22050  # where the copy of the click landed: 5-28 ms later
+    assert (lag >= int(0.005 * 44100)).all() and (lag <= int(0.028 * 44100) + 1).all()
+    assert (echo.abs().amax(-1) > 0.1).all() and echo[..., :22050].abs().max() == 0  # nothing before the click
+    stems = torch.randn(4, 4, 2, 44100, generator=torch.Generator().manual_seed(0))
+    width = augment.Width(1.6, proba=1.0).stems(stems, torch.Generator().manual_seed(2))
+    mid = lambda s: s[:, :, 0] + s[:, :, 1]
+    torch.testing.assert_close(mid(width), mid(stems))
+    ratio = (width[:, :, 0] - width[:, :, 1]).norm(dim=-1) / (stems[:, :, 0] - stems[:, :, 1]).norm(dim=-1)
+    assert ratio.max() <= 1.6 + 1e-4 and ratio.min() < 0.8 and ratio.std() > 0.2
+
+
+def test_stem_effects_are_reproducible_from_the_seed_and_off_at_zero():
+    stems = torch.randn(3, 4, 2, 4410, generator=torch.Generator().manual_seed(0))
+    piece = augment.Compose(augment.stem_effects(0.5))
+    a = piece.stems(stems, torch.Generator().manual_seed(7))
+    b = piece.stems(stems, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and not torch.equal(a, stems)
+    assert augment.stem_effects(0.0) == []
+
+
 def _harmonic_song(seconds: float = 2.0) -> torch.Tensor:
     """A stereo 'mixture' with a falling spectrum, like music: harmonics of 110 Hz at 1/k amplitude up to 19.8 kHz."""
     t = torch.arange(int(seconds * 44100)) / 44100
@@ -260,7 +311,10 @@ def test_lossy_codec_leaves_more_noise_in_the_highs_like_real_coders():
 
 @pytest.mark.parametrize("piece", [augment.Shift(100), augment.FlipChannels(0.5), augment.FlipSign(0.5),
                                    augment.Scale(0.25, 1.25), augment.Remix(1.0), augment.RandomEQ(9.0),
-                                   augment.Repitch(2.0, 0.5), augment.default_augmentation(100, 1.0)])
+                                   augment.Repitch(2.0, 0.5), augment.Saturate(24.0, 1.0), augment.Reverb(proba=1.0),
+                                   augment.Chorus(1.0), augment.Width(1.6, 1.0),
+                                   augment.default_augmentation(100, 1.0),
+                                   augment.default_augmentation(100, 1.0, effects_proba=0.5)])
 def test_augmentations_keep_mixture_equal_to_sum(piece):
     mixture, stems = _batch()
     new_mix, new_stems = piece(mixture, stems, torch.Generator().manual_seed(1))

@@ -17,6 +17,10 @@ run is reproducible from its seed.
 - :class:`Repitch` — play each stem a little faster or slower (pitch and tempo together, up to
   +-``max_semitones``), independently per stem (Demucs): other drum tunings, voices and registers.
   It shortens the excerpt by the largest speed factor, so it goes first and gets longer input.
+- :class:`Saturate`, :class:`Reverb`, :class:`Chorus`, :class:`Width` — the effects a mix engineer
+  puts on a stem (drive, a room or plate, a doubled or chorused copy, a wider or narrower stereo
+  image), drawn per stem, so that no effect is a cue that only one source carries.
+  :func:`stem_effects` bundles them (``--effects-proba``).
 - :class:`Compose` — apply pieces in order.
 - :class:`LossyCodec` — a crude perceptual coder on the **mixture only** (band-wise quantisation
   noise, spectral holes, a low-pass), so the network meets the damage of the mp3 and AAC files users
@@ -187,6 +191,120 @@ class Repitch(Augmentation):
         return out
 
 
+def _chosen(stems: torch.Tensor, proba: float, generator: torch.Generator | None) -> list[tuple[int, int]]:
+    """The (example, source) pairs an effect with probability ``proba`` per stem applies to."""
+    return (_rand(stems.shape[:2], generator, stems) < proba).nonzero().tolist()
+
+
+def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
+
+
+class Saturate(Augmentation):
+    """With probability ``proba`` per stem, soft clipping: ``peak * tanh(g x / peak) / tanh(g)`` with a
+    drive ``g`` of 0 to ``max_db`` dB (tape, tube or pedal drive: new harmonics, flatter peaks), the
+    stem's peak kept."""
+
+    def __init__(self, max_db: float = 24.0, proba: float = 0.3):
+        self.max_db, self.proba = float(max_db), float(proba)
+
+    def stems(self, stems, generator=None):
+        out = stems.clone()
+        for b, j in _chosen(stems, self.proba, generator):
+            gain = 10 ** (_uniform(0.0, self.max_db, generator) / 20)
+            peak = stems[b, j].abs().max().clamp_min(1e-6)
+            out[b, j] = peak * torch.tanh(gain * stems[b, j] / peak) / math.tanh(gain)
+        return out
+
+
+class Reverb(Augmentation):
+    """With probability ``proba`` per stem, a room or plate: the stem convolved with decaying noise,
+    independent per channel (a diffuse, wide tail), ``rt60`` seconds to fall by 60 dB, high
+    frequencies dying faster, after a pre-delay of up to 30 ms, mixed at ``wet_db`` under the dry
+    signal's energy. The tail is cut at the excerpt's end (FFT convolution, zero-padded)."""
+
+    def __init__(self, rt60: tuple[float, float] = (0.2, 2.0), wet_db: tuple[float, float] = (-18.0, -4.0),
+                 proba: float = 0.3, sample_rate: int = 44100):
+        self.rt60, self.wet_db, self.proba, self.sample_rate = tuple(rt60), tuple(wet_db), float(proba), int(sample_rate)
+
+    def impulse(self, channels: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``(channels, samples)`` unit-energy impulse response."""
+        rt60 = _uniform(*self.rt60, generator)
+        n = int(rt60 * self.sample_rate)
+        t = torch.arange(n) / self.sample_rate
+        noise = torch.randn(channels, n, generator=generator) * 10 ** (-3 * t / rt60)
+        # highs decay about twice as fast as lows: blend towards a one-pole-smoothed copy over time
+        smooth = torch.cumsum(noise, dim=-1)
+        smooth = (smooth - torch.nn.functional.pad(smooth, (8, 0))[..., :n]) / 8
+        blend = (t / rt60).clamp(max=1.0)
+        ir = noise * (1 - blend) + smooth * blend
+        delay = int(_uniform(0.0, 0.03, generator) * self.sample_rate)
+        ir = torch.nn.functional.pad(ir, (delay, 0))
+        return ir / ir.square().sum(-1, keepdim=True).sqrt().clamp_min(1e-9)
+
+    def stems(self, stems, generator=None):
+        out = stems.clone()
+        n = stems.shape[-1]
+        for b, j in _chosen(stems, self.proba, generator):
+            ir = self.impulse(stems.shape[2], generator)
+            size = next_fast_len(n + ir.shape[-1], real=True)
+            wet = torch.fft.irfft(torch.fft.rfft(stems[b, j].float(), size) * torch.fft.rfft(ir, size), size)[..., :n]
+            dry_energy = stems[b, j].float().square().sum()
+            wet = wet * (dry_energy / wet.square().sum().clamp_min(1e-12)).sqrt()
+            out[b, j] = (stems[b, j] + wet * 10 ** (_uniform(*self.wet_db, generator) / 20)).to(stems.dtype)
+        return out
+
+
+class Chorus(Augmentation):
+    """With probability ``proba`` per stem, a second copy through a slowly swept delay (8-25 ms,
+    swept by up to 3 ms at 0.1-1.5 Hz, in opposite phase on the two channels), mixed at -9 to 0 dB:
+    chorus, flanger-like sweeps and the smear of a double-tracked part."""
+
+    def __init__(self, proba: float = 0.2, sample_rate: int = 44100):
+        self.proba, self.sample_rate = float(proba), int(sample_rate)
+
+    def stems(self, stems, generator=None):
+        out = stems.clone()
+        channels, n = stems.shape[2:]
+        t = torch.arange(n) / self.sample_rate
+        for b, j in _chosen(stems, self.proba, generator):
+            base, depth = _uniform(0.008, 0.025, generator), _uniform(0.0005, 0.003, generator)
+            rate, phase = _uniform(0.1, 1.5, generator), _uniform(0.0, 2 * math.pi, generator)
+            sign = torch.tensor([1.0, -1.0][:channels]) if channels == 2 else torch.ones(channels)
+            delay = (base + depth * torch.sin(2 * math.pi * rate * t + phase * sign[:, None])) * self.sample_rate
+            position = (torch.arange(n) - delay).clamp(0, n - 1)  # (channels, n): where each output sample reads
+            left = position.floor().long().clamp(max=n - 2)
+            frac = position - left
+            x = stems[b, j].float()
+            copy = x.gather(-1, left) * (1 - frac) + x.gather(-1, left + 1) * frac
+            out[b, j] = (x + copy * 10 ** (_uniform(-9.0, 0.0, generator) / 20)).to(stems.dtype)
+        return out
+
+
+class Width(Augmentation):
+    """With probability ``proba`` per stem, the side signal ``(L - R) / 2`` scaled by 0 to ``max_width``
+    (0: mono in the centre, 1: unchanged, above 1: wider), the mid kept (stereo only)."""
+
+    def __init__(self, max_width: float = 1.6, proba: float = 0.3):
+        self.max_width, self.proba = float(max_width), float(proba)
+
+    def stems(self, stems, generator=None):
+        if stems.shape[2] != 2:
+            return stems
+        width = self.max_width * _rand(stems.shape[:2], generator, stems)
+        width = torch.where(_rand(stems.shape[:2], generator, stems) < self.proba, width, torch.ones_like(width))
+        mid, side = (stems[:, :, 0] + stems[:, :, 1]) / 2, (stems[:, :, 0] - stems[:, :, 1]) / 2
+        side = side * width[..., None].to(stems.dtype)
+        return torch.stack([mid + side, mid - side], dim=2)
+
+
+def stem_effects(proba: float) -> list[Augmentation]:
+    """Drive, reverb, chorus and stereo width, each on a share ``proba`` of the stems (none for 0)."""
+    if proba <= 0:
+        return []
+    return [Saturate(24.0, proba), Chorus(proba * 2 / 3), Reverb(proba=proba), Width(1.6, proba)]
+
+
 class Compose(Augmentation):
     """Apply ``pieces`` in order."""
 
@@ -273,14 +391,16 @@ class LossyCodec:
 
 
 def default_augmentation(max_shift: int, remix_proba: float = 0.5, eq_db: float = 9.0,
-                         repitch_semitones: float = 0.0, repitch_proba: float = 0.5) -> Compose:
+                         repitch_semitones: float = 0.0, repitch_proba: float = 0.5,
+                         effects_proba: float = 0.0) -> Compose:
     """The training default: repitch (``repitch_semitones`` = 0 leaves it out), shift, channel flip,
-    sign flip, random EQ (``eq_db`` = 0 turns it off), gain in [0.25, 1.25], remix. The input must be
+    sign flip, the stem effects of :func:`stem_effects` (``effects_proba`` = 0, the default, leaves them
+    out), random EQ (``eq_db`` = 0 turns it off), gain in [0.25, 1.25], remix. The input must be
     :func:`input_length` samples long."""
     pitch = [Repitch(repitch_semitones, repitch_proba)] if repitch_semitones > 0 else []
     eq = [RandomEQ(eq_db)] if eq_db > 0 else []
-    return Compose([*pitch, Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), *eq, Scale(0.25, 1.25),
-                    Remix(remix_proba)])
+    return Compose([*pitch, Shift(max_shift), FlipChannels(0.5), FlipSign(0.5), *stem_effects(effects_proba),
+                    *eq, Scale(0.25, 1.25), Remix(remix_proba)])
 
 
 def input_length(augment: Compose | None, output: int) -> int:
