@@ -21,8 +21,9 @@ accompaniment are known, the loss compares the vocals and the sum of drums, bass
 Each step draws random excerpts (``--seq-seconds`` plus the slack that :class:`Repitch` and
 :class:`Shift` consume) and applies the augmentations of :mod:`musicsep.data.augment` (repitch,
 shift, channel swap, sign flip, with ``--effects-proba`` drive, chorus, reverb and stereo width per
-stem, random EQ, gain, remix across songs), which keep mixture == sum of stems; then, with ``--codec-proba``, :class:`LossyCodec` damages some mixtures (not their stems)
-the way mp3 and AAC coding does.
+stem, random EQ, gain, remix across songs), which keep mixture == sum of stems; then, with
+``--codec-proba``, :class:`LossyCodec` damages some mixtures (not their stems) the way mp3 and AAC
+coding does.
 
 Loss, on magnitude spectrograms up to the model's ``max_bin``, per example::
 

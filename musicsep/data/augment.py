@@ -233,7 +233,7 @@ class Reverb(Augmentation):
         n = int(rt60 * self.sample_rate)
         t = torch.arange(n) / self.sample_rate
         noise = torch.randn(channels, n, generator=generator) * 10 ** (-3 * t / rt60)
-        # highs decay about twice as fast as lows: blend towards a one-pole-smoothed copy over time
+        # highs die first: blend over the tail towards a copy smoothed by an 8-sample moving average
         smooth = torch.cumsum(noise, dim=-1)
         smooth = (smooth - torch.nn.functional.pad(smooth, (8, 0))[..., :n]) / 8
         blend = (t / rt60).clamp(max=1.0)
