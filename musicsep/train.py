@@ -36,6 +36,10 @@ where ``sdr`` (``--sdr-weight``, off by default) is the mean time-domain SDR in 
 complex mixture after the inverse STFT (:func:`time_sdr`): the mixture's phase is what the
 separator ships, so this term scores exactly what a user hears.
 
+With ``--teacher MODEL [MODEL ...]`` (distillation) ``|S|`` is the blend
+``(1 - w) |S| + w * Mt * |X|`` of the true stems and the teachers' mean masks ``Mt`` on the same
+mixture (``w`` = ``--teacher-weight``): what other trained networks find, beside the truth.
+
 An "epoch" is ``--samples-per-track`` excerpts per training track. After each epoch the model is
 scored on the validation excerpts with a quick global SDR, ``10 log10(sum ref^2 / sum (ref-est)^2)``
 per source, averaged over sources and tracks; the best model is written to ``--out`` (and copied
@@ -69,7 +73,7 @@ from musicsep.arguments import SEED, number
 from musicsep.errors import UserError
 from musicsep.memory import keep_freed_memory
 from musicsep.separators.unet import (DEFAULT_CONFIG, UNet, UNetSeparator, build_model, count_parameters,
-                                      read_checkpoint, save_checkpoint, training_record,
+                                      load_model, read_checkpoint, save_checkpoint, training_record,
                                       write_checkpoint)
 
 
@@ -286,9 +290,33 @@ def group_accompaniment(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([x[:, NON_VOCAL].sum(1), x[:, VOCALS]], 1)
 
 
+class Teacher:
+    """Trained U-Nets whose mean masks become part of the target (``--teacher``): distillation.
+
+    Each is loaded as for inference (BatchNorm folded, eval mode, no gradients) and runs under
+    bfloat16 autocast with ``bf16``. Called on magnitudes ``(B, C, max_bin, T)`` -> masks ``(B, S, C, max_bin, T)``.
+    """
+
+    def __init__(self, paths: Sequence[str | Path], like: UNet, device: torch.device, bf16: bool):
+        self.models = []
+        for path in paths:
+            model, _ = load_model(path, device)
+            if (model.n_fft, model.hop_length, model.max_bin, model.sources) != (
+                    like.n_fft, like.hop_length, like.max_bin, like.sources):
+                raise UserError(f"teacher {path} has another STFT, band or sources than the model trained")
+            self.models.append(model.fuse().to(memory_format=torch.channels_last))
+        self.paths, self.device, self.bf16 = [str(p) for p in paths], device, bf16
+
+    @torch.no_grad()
+    def __call__(self, magnitude: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return sum(model(magnitude).float() for model in self.models) / len(self.models)
+
+
 def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_weight: float,
                  sc_weight: float, bf16: bool = False, sdr_weight: float = 0.0,
-                 grouped: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+                 grouped: bool = False, teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 teacher_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """``mixture`` (B, C, n), ``stems`` (B, S, C, n) -> (loss, {"mse":, "sc":[, "sdr":]}).
 
     With ``bf16`` the network (only) runs under bfloat16 autocast; transforms and loss stay float32.
@@ -296,6 +324,9 @@ def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_we
     waveforms and scored with :func:`time_sdr` (dB, higher is better; the loss subtracts it).
     With ``grouped`` (a batch of real records under a voice) only the vocals and the sum of the other
     stems are known: masks and stems are summed over drums, bass and other before any comparison.
+    With a ``teacher`` (masks from magnitudes) the magnitude target is ``(1 - teacher_weight)`` times
+    the true stems' plus ``teacher_weight`` times the teacher's masked mixture; the time-domain SDR
+    term keeps the true stems.
     """
     if grouped:
         stems = group_accompaniment(stems)
@@ -309,6 +340,10 @@ def compute_loss(model: UNet, mixture: torch.Tensor, stems: torch.Tensor, mse_we
     masks = masks.float()
     if grouped:
         masks = group_accompaniment(masks)
+    if teacher is not None and teacher_weight > 0:
+        taught = teacher(mix_mag[..., :fb, :])
+        taught = group_accompaniment(taught) if grouped else taught
+        ref = (1 - teacher_weight) * ref + teacher_weight * taught * mix_mag[:, None, :, :fb]
     est = masks[..., :fb, :] * mix_mag[:, None, :, :fb]
     dims = tuple(range(1, est.ndim))
     power = mix_mag[..., :fb, :].square().mean(dim=(1, 2, 3)).clamp_min(1e-8)
@@ -440,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chance a batch is drawn from the --records songs")
     t.add_argument("--codec-proba", type=number(float, 0.0, 1.0), default=0.0,
                    help="chance an example's mixture (only) goes through the simulated lossy coder (0 = off)")
+    t.add_argument("--teacher", metavar="MODEL", nargs="+", default=None,
+                   help="distil: trained U-Net(s) whose mean masks enter the target (see --teacher-weight)")
+    t.add_argument("--teacher-weight", type=number(float, 0.0, 1.0), default=0.5,
+                   help="share of the magnitude target from the teacher's masks (the rest: the true stems)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--val-seconds", type=number(float, 0.5, 600.0), default=10.0, help="validation excerpt per held-out track")
     t.add_argument("--seed", type=SEED, default=0)
@@ -568,6 +607,7 @@ class Trainer:
         self.initialised_from: dict[str, Any] | None = None  # the starting checkpoint's record, when fine-tuning
         self.model, self.optimizer = self.build()
         _log(f"model: {count_parameters(self.model):,} parameters, config {self.model.config()}")
+        self.teacher = Teacher(args.teacher, self.model, self.device, args.bf16) if args.teacher else None
 
         self.gen = torch.Generator().manual_seed(args.seed + self.state["step"])
         max_shift = 0 if args.no_augment else SAMPLE_RATE // 2
@@ -646,6 +686,10 @@ class Trainer:
         }
         if self.initialised_from is not None:
             facts["initialised_from"] = {"path": str(args.init), **self.initialised_from}
+        if args.teacher:
+            from musicsep.export import file_sha256
+
+            facts["teachers"] = [{"path": str(p), "sha256": file_sha256(Path(p))} for p in args.teacher]
         return facts
 
     # --- checkpoints -------------------------------------------------------------------------------
@@ -691,7 +735,7 @@ class Trainer:
         if self.codec is not None:  # last: the coded mixture is no longer the sum of the stems
             mixture, stems = self.codec(mixture, stems, self.gen)
         loss, _ = compute_loss(self.model, mixture, stems, args.mse_weight, args.sc_weight, args.bf16,
-                               args.sdr_weight, grouped)
+                               args.sdr_weight, grouped, self.teacher, args.teacher_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

@@ -162,6 +162,26 @@ def test_sdr_term_scores_the_waveforms_the_masks_make():
     assert parts["sdr"] > off["sdr"] > worse["sdr"]
 
 
+def test_teacher_masks_replace_their_share_of_the_target():
+    signal = torch.randn(2, 1, 2, 2048)
+    stems = signal * torch.tensor([0.1, 0.2, 0.3, 0.4]).view(1, 4, 1, 1)
+    mixture = stems.sum(1)
+    student = ConstantMasks([0.4, 0.3, 0.2, 0.1])  # wrong against the truth
+    teacher = ConstantMasks([0.4, 0.3, 0.2, 0.1])  # ... but what the teacher says
+    truth_only, _ = compute_loss(student, mixture, stems, 1.0, 1.0)
+    assert float(truth_only) > 0.1
+    all_teacher, parts = compute_loss(student, mixture, stems, 1.0, 1.0, teacher=teacher, teacher_weight=1.0)
+    assert float(all_teacher) < 1e-5
+    half, _ = compute_loss(student, mixture, stems, 1.0, 1.0, teacher=teacher, teacher_weight=0.5)
+    assert 1e-3 < float(half) < float(truth_only)
+    # the target is the blend: masks halfway between the truth and the teacher score zero
+    halfway = ConstantMasks([0.25, 0.25, 0.25, 0.25])
+    blended, _ = compute_loss(halfway, mixture, stems, 1.0, 1.0, teacher=teacher, teacher_weight=0.5)
+    assert float(blended) < 1e-5
+    unused, _ = compute_loss(student, mixture, stems, 1.0, 1.0, teacher=teacher, teacher_weight=0.0)
+    assert float(unused) == pytest.approx(float(truth_only))
+
+
 def test_records_batches_are_scored_on_vocals_and_the_sum_of_the_rest():
     # a voice over a real record: the record sits in the first non-vocal slot, the others are silent
     signal = torch.randn(2, 1, 2, 2048)
@@ -236,7 +256,7 @@ def test_every_option_keeps_its_default():
         "epochs": 100, "minutes": None, "batch_size": 6, "seq_seconds": 3.0, "samples_per_track": 2, "lr": 3e-3,
         "weight_decay": 0.0, "mse_weight": 1.0, "sc_weight": 1.0, "sdr_weight": 0.0,
         "remix_proba": 0.5, "eq_db": 9.0, "repitch": 2.0,
-        "repitch_proba": 0.5, "effects_proba": 0.0, "records_proba": 0.25, "codec_proba": 0.0, "no_augment": False, "val_seconds": 10.0, "seed": 0,
+        "repitch_proba": 0.5, "effects_proba": 0.0, "records_proba": 0.25, "codec_proba": 0.0, "teacher": None, "teacher_weight": 0.5, "no_augment": False, "val_seconds": 10.0, "seed": 0,
         "channels": [12, 24, 32, 48, 64], "max_bin": 1536, "n_fft": 4096, "hop_length": 1024, "patch": [4, 2],
         "out": "best_model.pth", "run_dir": "runs/unet", "resume": False, "snapshots": False, "init": None, "device": "cpu",
         "bf16": False, "threads": 0, "no_wiener_search": False,

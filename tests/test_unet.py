@@ -15,6 +15,7 @@ from conftest import page_faults_by_mode
 from musicsep import SOURCES
 from musicsep.data import augment
 from musicsep.errors import UserError
+from musicsep.export import file_sha256
 from musicsep.separators.unet import (EXTEND_BINS, GAIN_RANGE, LEVEL_RANGE, UNet, UNetSeparator, input_gain,
                                       load_model, save_checkpoint)
 from musicsep.spectral import istft, stft, wiener
@@ -397,13 +398,18 @@ def test_train_cli_end_to_end_and_resume(tmp_path):
     tuned = tmp_path / "tuned.pth"
     assert train_main(common[:2] + ["--out", str(tuned), "--run-dir", str(tmp_path / "run2")] + common[6:]
                       + ["--epochs", "1", "--valid", *map(str, valid), "--init", str(out), "--no-wiener-search",
-                         "--records", str(tmp_path / "recs"), "--records-proba", "1", "--effects-proba", "0.5"]) == 0
+                         "--records", str(tmp_path / "recs"), "--records-proba", "1", "--effects-proba", "0.5",
+                         "--teacher", str(out)]) == 0
     ckpt = torch.load(tuned, weights_only=True)
     assert "Saturate(max_db=24.0, proba=0.5)" in ckpt["augmentation"] and "Reverb(" in ckpt["augmentation"]
     assert "Saturate" not in torch.load(out, weights_only=True)["augmentation"]  # off by default
     assert ckpt["data"]["train_tracks"] == 3 and ckpt["data"]["records_songs"] == ["recs/song"]
     assert ckpt["data"]["validation_tracks"] == ["heldout/song", "heldout2/song"]
     assert ckpt["initialised_from"]["path"] == str(out) and ckpt["initialised_from"]["training"]["steps"] >= 1
+    assert ckpt["teachers"] == [{"path": str(out), "sha256": file_sha256(out)}]
+    assert ckpt["hyperparameters"]["teacher_weight"] == 0.5
+    with pytest.raises(UserError, match="not found"):
+        train_main(common + ["--epochs", "1", "--teacher", str(tmp_path / "no-such-model.pth")])
     with pytest.raises(UserError):
         train_main(["--synthetic", str(tmp_path / "nowhere")])
 
