@@ -305,7 +305,7 @@ class Teacher:
                     like.n_fft, like.hop_length, like.max_bin, like.sources):
                 raise UserError(f"teacher {path} has another STFT, band or sources than the model trained")
             self.models.append(model.fuse().to(memory_format=torch.channels_last))
-        self.paths, self.device, self.bf16 = [str(p) for p in paths], device, bf16
+        self.device, self.bf16 = device, bf16
 
     @torch.no_grad()
     def __call__(self, magnitude: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,5 @@
 #!/usr/bin/env bash
-# Step 31 (checkpoints/step31/RULE.txt); extra arguments (e.g. --resume) are passed on.
-# Data: checkpoints/step29/render.sh train.
-cd "$(dirname "$0")/../.."  # the repository root
-exec nice -n 5 .venv/bin/python -m musicsep.train --synthetic data/synth_v4 data/synth_v5 data/synth_v6 \
-    data/psola_v6s3 data/sinsy_v6s4 --records data/records_v6 --records-proba 0.1 \
-    --teacher best_model.pth checkpoints/step26/best.pth --teacher-weight 0.5 \
-    --valid data/synth_v6 data/psola_v6 --val-seconds 30 \
-    --init best_model.pth --lr 2.5e-4 --sdr-weight 0.05 --epochs 10 --minutes 60 --bf16 --threads 2 \
-    --no-wiener-search --snapshots --run-dir runs/unet35 --out runs/unet35/best_model.pth --cache data/cache "$@"
+# Step 31 (checkpoints/step31/RULE.txt): step 30's run (checkpoints/step30/train.sh, the same songs,
+# teachers and settings) in its own run folder (the later options win); extra arguments are passed on.
+# best_model.pth, its starting point and first teacher, was step 30 when it ran.
+exec bash "$(dirname "$0")/../step30/train.sh" --run-dir runs/unet35 --out runs/unet35/best_model.pth "$@"
