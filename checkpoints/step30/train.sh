@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Step 30 (checkpoints/step30/RULE.txt); extra arguments (e.g. --resume) are passed on.
+# best_model.pth, its starting point and first teacher, was step 13 when it ran (git show 48ce7aa:best_model.pth).
 # Data: checkpoints/step29/render.sh train.
 cd "$(dirname "$0")/../.."  # the repository root
 exec nice -n 5 .venv/bin/python -m musicsep.train --synthetic data/synth_v4 data/synth_v5 data/synth_v6 \
