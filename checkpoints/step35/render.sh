@@ -11,3 +11,4 @@ synth data/psola_v6s6 48 6 train psola
 synth data/sinsy_v6s7 32 7 train sinsy
 synth_at 613d1ad data/synth_v4s8 48 8 train
 synth_at 0353ac9 data/synth_v5s9 48 9 train
+synth data/synth_v6s12 32 12 valid  # the run's choice of epoch, beside the seed-0 v6 and PSOLA splits
