@@ -5,9 +5,9 @@
 # folder (the later options win). Extra arguments (e.g. --resume) are passed on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."  # the repository root
-[ -f runs/step13.pth ] || git show 48ce7aa:best_model.pth > runs/step13.pth  # step 13's weights
-[ -f runs/unet38/widened.pth ] || .venv/bin/python -m musicsep.widen best_model.pth \
+source checkpoints/shipped.sh
+[ -f runs/unet38/widened.pth ] || .venv/bin/python -m musicsep.widen "$(shipped_at $STEP30)" \
     --channels 32 64 88 128 176 --out runs/unet38/widened.pth
-exec bash checkpoints/step30/train.sh --teacher runs/step13.pth checkpoints/step26/best.pth \
+exec bash checkpoints/step30/train.sh --teacher "$(shipped_at $STEP13)" checkpoints/step26/best.pth \
     --init runs/unet38/widened.pth --epochs 8 --minutes 30 \
     --run-dir runs/unet38 --out runs/unet38/best_model.pth "$@"
