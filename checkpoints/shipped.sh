@@ -11,3 +11,4 @@ shipped_at() {
 }
 STEP13=48ce7aa  # best_model.pth = step 13's weights (shipped as step 23, the input level range)
 STEP30=901bd01  # best_model.pth = step 30
+STEP36=708eb39  # best_model.pth = step 36 (the mean of steps 30 and 35)
