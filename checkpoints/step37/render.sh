@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 37 (checkpoints/step37/RULE.txt): every song it trains, picks its epoch and is judged on, from seeds,
 # on 2 cores. Sets already there are kept; each line is one set, in the order they are rendered.
-#   train: 336 songs from seeds no earlier set used (64 v4, 64 v5, 128 v6, 48 PSOLA, 32 Sinsy), 40 voices
+#   train: 128 songs from seeds no earlier set used (20 v4, 20 v5, 48 v6, 24 PSOLA, 16 Sinsy), 20 voices
 #          of the new v6 songs over real records (needs the records packages, README "Real records"),
 #          and the three valid splits of step 35 the run picks its epoch on;
 #   judge: the seed-11 splits and the real-backing probe (as checkpoints/step29/render.sh judge).
@@ -13,12 +13,12 @@ if [ "${1:-train}" = train ]; then
   synth data/synth_v6 16 0 valid  # the run's choice of epoch (and, with PSOLA's, the probe's voices)
   synth data/psola_v6 16 0 valid psola
   synth data/synth_v6s12 32 12 valid
-  synth data/synth_v6s13 128 13 train
-  synth data/psola_v6s14 48 14 train psola
-  synth data/sinsy_v6s15 32 15 train sinsy
-  synth_at 613d1ad data/synth_v4s16 64 16 train
-  synth_at 0353ac9 data/synth_v5s17 64 17 train
-  step data/records_v6s13/train musicsep.data.records data/synth_v6s13/train --out data/records_v6s13/train --seed 1 --train --songs 40
+  synth data/synth_v6s13 48 13 train
+  synth data/psola_v6s14 24 14 train psola
+  synth data/sinsy_v6s15 16 15 train sinsy
+  synth_at 613d1ad data/synth_v4s16 20 16 train
+  synth_at 0353ac9 data/synth_v5s17 20 17 train
+  step data/records_v6s13/train musicsep.data.records data/synth_v6s13/train --out data/records_v6s13/train --seed 1 --train --songs 20
 else  # judge
   bash checkpoints/step29/render.sh judge
 fi
