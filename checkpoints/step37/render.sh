@@ -4,7 +4,8 @@
 #   train: 128 songs from seeds no earlier set used (20 v4, 20 v5, 48 v6, 24 PSOLA, 16 Sinsy), 20 voices
 #          of the new v6 songs over real records (needs the records packages, README "Real records"),
 #          and the three valid splits of step 35 the run picks its epoch on;
-#   judge: the seed-11 splits and the real-backing probe (as checkpoints/step29/render.sh judge).
+#   judge: the seed-11 splits and the real-backing probe (as checkpoints/step29/render.sh judge); the probe
+#          reads the seed-0 valid splits, so `train` (at least its first two lines) goes first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/render_lib.sh
