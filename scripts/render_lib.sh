@@ -16,3 +16,16 @@ synth_at() {  # synth_at COMMIT OUT TRACKS SEED SPLIT: an older commit's generat
   synth_in "$wt" "${@:2}"
 }
 step() { [ -d "$ROOT/$1" ] || (cd "$ROOT" && "$PY" -m "${@:2}"); }  # step OUT MODULE ARGS...: a derived set
+# fresh_round SEED V6 PSOLA SINSY V4 V5 [VOICES]: one round of training songs from five consecutive seeds
+# (SEED..SEED+4: v6, PSOLA-sung v6, Sinsy-sung v6, the v4 and v5 generators), then VOICES of the v6 songs
+# over real records (none if left out).
+fresh_round() {
+  local s=$1
+  synth data/synth_v6s$s "$2" $s train
+  synth data/psola_v6s$((s + 1)) "$3" $((s + 1)) train psola
+  synth data/sinsy_v6s$((s + 2)) "$4" $((s + 2)) train sinsy
+  synth_at 613d1ad data/synth_v4s$((s + 3)) "$5" $((s + 3)) train
+  synth_at 0353ac9 data/synth_v5s$((s + 4)) "$6" $((s + 4)) train
+  [ -z "${7:-}" ] || step data/records_v6s$s/train musicsep.data.records data/synth_v6s$s/train \
+    --out data/records_v6s$s/train --seed 1 --train --songs "$7"
+}

@@ -14,12 +14,7 @@ if [ "${1:-train}" = train ]; then
   synth data/synth_v6 16 0 valid  # the run's choice of epoch (and, with PSOLA's, the probe's voices)
   synth data/psola_v6 16 0 valid psola
   synth data/synth_v6s12 32 12 valid
-  synth data/synth_v6s13 48 13 train
-  synth data/psola_v6s14 24 14 train psola
-  synth data/sinsy_v6s15 16 15 train sinsy
-  synth_at 613d1ad data/synth_v4s16 20 16 train
-  synth_at 0353ac9 data/synth_v5s17 20 17 train
-  step data/records_v6s13/train musicsep.data.records data/synth_v6s13/train --out data/records_v6s13/train --seed 1 --train --songs 20
+  fresh_round 13 48 24 16 20 20 20  # seeds 13-17: v6, PSOLA, Sinsy, v4, v5; 20 voices over records
 else  # judge
   bash checkpoints/step29/render.sh judge
 fi

@@ -11,12 +11,7 @@ source scripts/render_lib.sh
 
 if [ "${1:-train}" = train ]; then
   bash checkpoints/step37/render.sh train
-  synth data/synth_v6s18 80 18 train
-  synth data/psola_v6s19 24 19 train psola
-  synth data/sinsy_v6s20 16 20 train sinsy
-  synth_at 613d1ad data/synth_v4s21 44 21 train
-  synth_at 0353ac9 data/synth_v5s22 44 22 train
-  step data/records_v6s18/train musicsep.data.records data/synth_v6s18/train --out data/records_v6s18/train --seed 1 --train --songs 20
+  fresh_round 18 80 24 16 44 44 20  # seeds 18-22: v6, PSOLA, Sinsy, v4, v5; 20 voices over records
 else  # judge
   bash checkpoints/step37/render.sh judge
 fi
